@@ -1,0 +1,60 @@
+/* Diagnostics about the configuration: what an administrator reads in `imsrelay check` and
+ * in the configuration error/warning events. One list type for every producer (registry
+ * decoding, list-line parsing, policy compilation), so every consumer prints them alike. */
+#ifndef IMSRELAY_REGIO_DIAG_H
+#define IMSRELAY_REGIO_DIAG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ims_severity {
+    IMS_SEV_INFO = 0,
+    IMS_SEV_WARNING = 1,
+    IMS_SEV_ERROR = 2,
+} ims_severity;
+
+#define IMS_DIAG_VALUE_MAX   64
+#define IMS_DIAG_TEXT_MAX    256 /* the offending line, truncated with "..." if longer */
+#define IMS_DIAG_MESSAGE_MAX 320
+
+typedef struct ims_diag {
+    ims_severity severity;
+    char value[IMS_DIAG_VALUE_MAX];     /* registry value name; "" when about the key as a whole */
+    uint32_t line;                      /* 1-based line within a list value; 0 when not a line */
+    char text[IMS_DIAG_TEXT_MAX];       /* the line as written; "" when not a line */
+    char message[IMS_DIAG_MESSAGE_MAX]; /* reason a person understands */
+} ims_diag;
+
+/* A growable list. A failed allocation is remembered (truncated = 1) rather than lost
+ * silently, and counts as an error so a configuration never looks cleaner than it is. */
+typedef struct ims_diag_list {
+    ims_diag *items;
+    size_t count;
+    size_t capacity;
+    int truncated;
+} ims_diag_list;
+
+void ims_diag_list_init(ims_diag_list *list);
+void ims_diag_list_free(ims_diag_list *list);
+
+/* Appends a diagnostic. value/text may be NULL. The message is printf-formatted. */
+void ims_diag_add(ims_diag_list *list, ims_severity severity, const char *value, uint32_t line,
+                  const char *text, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 6, 7)))
+#endif
+        ;
+void ims_diag_addv(ims_diag_list *list, ims_severity severity, const char *value, uint32_t line,
+                   const char *text, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 6, 0)))
+#endif
+        ;
+
+/* Number of diagnostics at or above a severity (a truncated list counts one more error). */
+size_t ims_diag_count(const ims_diag_list *list, ims_severity at_least);
+
+const char *ims_severity_name(ims_severity severity); /* "info", "warning", "error" */
+
+#endif

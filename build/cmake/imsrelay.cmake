@@ -5,9 +5,11 @@ add_compile_options(-Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wstrict-pro
 
 if(WIN32)
     # Windows 7 API level and Unicode everywhere; one static exe, no runtime DLLs to ship.
+    # A program whose entry point is wmain adds -municode to its own link options (cmocka
+    # tests use main).
     add_compile_definitions(_WIN32_WINNT=0x0601 WINVER=0x0601 UNICODE _UNICODE
         WIN32_LEAN_AND_MEAN __USE_MINGW_ANSI_STDIO=1)
-    add_link_options(-static -municode)
+    add_link_options(-static)
 endif()
 
 if(IMSRELAY_SANITIZE)

@@ -46,7 +46,8 @@ typedef enum ims_value_state {
     IMS_VALUE_OK,         /* read as the contract says */
     IMS_VALUE_COERCED,    /* not the documented type but unambiguous (REG_SZ where a list is
                              expected is a one-line list): used, with a warning */
-    IMS_VALUE_UNREADABLE, /* wrong type, corrupt or unreadable: see the diagnostics */
+    IMS_VALUE_UNREADABLE, /* wrong type, corrupt or unreadable (or, for a DWORD setting, out
+                             of its bounds): not used, see the diagnostics */
 } ims_value_state;
 
 /* A list value (REG_MULTI_SZ): every line as stored, UTF-8, blank and comment lines
@@ -108,6 +109,19 @@ typedef struct ims_config {
  * key_missing: the Parameters key itself does not exist (everything takes its default). */
 ims_config *ims_config_build(const ims_raw_value *values, size_t count, bool key_missing,
                              ims_diag_list *diags);
+
+/* What only the machine knows, found by the Win32 reader (UTF-8). NULL fields, or a NULL
+ * pointer to this struct, leave the portable defaults: "%ProgramData%\imsrelay" unexpanded
+ * (portable code never expands) and "" for the host name. */
+typedef struct ims_host_defaults {
+    const char *mail_root; /* %ProgramData%\imsrelay, expanded */
+    const char *host_name; /* this computer's DNS host name */
+} ims_host_defaults;
+
+/* ims_config_build() with the machine's defaults for MailRoot and SmtpHostName. */
+ims_config *ims_config_build_with_defaults(const ims_raw_value *values, size_t count,
+                                           bool key_missing, const ims_host_defaults *defaults,
+                                           ims_diag_list *diags);
 void ims_config_free(ims_config *config);
 
 #endif

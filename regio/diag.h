@@ -8,6 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* mingw's vsnprintf is the C99 one (__USE_MINGW_ANSI_STDIO), so %zu is fine there too:
+ * tell gcc to check against GNU printf rather than the MSVCRT dialect. */
+#if defined(__MINGW32__)
+#define IMS_PRINTF_FORMAT gnu_printf
+#else
+#define IMS_PRINTF_FORMAT printf
+#endif
+
 typedef enum ims_severity {
     IMS_SEV_INFO = 0,
     IMS_SEV_WARNING = 1,
@@ -42,13 +50,13 @@ void ims_diag_list_free(ims_diag_list *list);
 void ims_diag_add(ims_diag_list *list, ims_severity severity, const char *value, uint32_t line,
                   const char *text, const char *fmt, ...)
 #if defined(__GNUC__)
-        __attribute__((format(printf, 6, 7)))
+        __attribute__((format(IMS_PRINTF_FORMAT, 6, 7)))
 #endif
         ;
 void ims_diag_addv(ims_diag_list *list, ims_severity severity, const char *value, uint32_t line,
                    const char *text, const char *fmt, va_list ap)
 #if defined(__GNUC__)
-        __attribute__((format(printf, 6, 0)))
+        __attribute__((format(IMS_PRINTF_FORMAT, 6, 0)))
 #endif
         ;
 

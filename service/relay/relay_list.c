@@ -1,0 +1,576 @@
+#include "relay_list.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+
+/* Addresses as 128-bit numbers so one sweep serves both families (IPv4 in the low bits). */
+typedef struct u128 {
+    uint64_t hi, lo;
+} u128;
+
+static u128 u128_of(const ims_addr *a)
+{
+    u128 v = {0, 0};
+    if (a->family == IMS_AF_INET4) {
+        v.lo = (uint64_t)a->bytes[0] << 24 | (uint64_t)a->bytes[1] << 16 |
+               (uint64_t)a->bytes[2] << 8 | a->bytes[3];
+        return v;
+    }
+    for (int i = 0; i < 8; i++) {
+        v.hi = v.hi << 8 | a->bytes[i];
+        v.lo = v.lo << 8 | a->bytes[8 + i];
+    }
+    return v;
+}
+
+static int u128_cmp(u128 a, u128 b)
+{
+    if (a.hi != b.hi) {
+        return a.hi < b.hi ? -1 : 1;
+    }
+    return a.lo < b.lo ? -1 : a.lo > b.lo;
+}
+
+static bool u128_eq(u128 a, u128 b)
+{
+    return a.hi == b.hi && a.lo == b.lo;
+}
+
+static u128 u128_and(u128 a, u128 b)
+{
+    u128 r = {a.hi & b.hi, a.lo & b.lo};
+    return r;
+}
+
+static u128 u128_inc(u128 a)
+{
+    u128 r = {a.hi + (a.lo == UINT64_MAX), a.lo + 1};
+    return r;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9u;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebu;
+    x ^= x >> 31;
+    return x;
+}
+
+static size_t u128_hash(u128 v)
+{
+    return (size_t)mix64(v.lo ^ mix64(v.hi));
+}
+
+/* Addresses sorted into boundaries: from starts[i] up to starts[i + 1] - 1 the best
+ * (lowest-numbered) matching entry is index[i] (NONE: no entry). Below starts[0]: none. */
+typedef struct boundary_map {
+    size_t count;
+    uint32_t *starts32; /* IPv4 */
+    u128 *starts128;    /* IPv6 */
+    uint32_t *index;
+} boundary_map;
+
+/* Rules sharing one non-contiguous mask: an open-addressing table of nets. */
+typedef struct mask_group {
+    u128 mask;
+    uint32_t min_index; /* lowest entry index in the group */
+    size_t slots;       /* power of two */
+    u128 *keys;
+    uint32_t *values; /* NONE: empty slot */
+} mask_group;
+
+typedef struct family_matcher {
+    boundary_map map;
+    mask_group *groups; /* ordered by min_index */
+    size_t group_count;
+} family_matcher;
+
+struct relay_list {
+    char *name;
+    ims_value_state state;
+    size_t invalid;
+    relay_entry *entries;
+    size_t count;
+    char *texts;
+    family_matcher v4, v6;
+};
+
+/* ---- building ------------------------------------------------------------------------ */
+
+typedef struct span {
+    u128 start, end;
+    uint32_t index;
+} span;
+
+static int span_order(const void *pa, const void *pb)
+{
+    const span *a = pa, *b = pb;
+    int c = u128_cmp(a->start, b->start);
+    if (c) {
+        return c;
+    }
+    c = u128_cmp(b->end, a->end); /* the enclosing block first */
+    if (c) {
+        return c;
+    }
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+typedef struct boundary_builder {
+    u128 *starts;
+    uint32_t *index;
+    size_t count;
+} boundary_builder;
+
+static void emit(boundary_builder *b, u128 start, uint32_t index)
+{
+    if (b->count > 0 && u128_eq(b->starts[b->count - 1], start)) {
+        b->index[b->count - 1] = index;
+        return;
+    }
+    b->starts[b->count] = start;
+    b->index[b->count] = index;
+    b->count++;
+}
+
+/* spans: sorted with span_order, aligned blocks (nested or disjoint). */
+static bool build_boundaries(span *spans, size_t n, bool v4, boundary_map *map)
+{
+    boundary_builder b = {NULL, NULL, 0};
+    if (n == 0) {
+        return true;
+    }
+    b.starts = malloc((2 * n + 1) * sizeof(*b.starts));
+    b.index = malloc((2 * n + 1) * sizeof(*b.index));
+    if (!b.starts || !b.index) {
+        free(b.starts);
+        free(b.index);
+        return false;
+    }
+    /* Strictly nested aligned blocks: at most 129 deep (duplicates are skipped). */
+    struct {
+        u128 end;
+        uint32_t best;
+    } stack[130];
+    size_t depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        const span *s = &spans[i];
+        if (i > 0 && u128_eq(s->start, spans[i - 1].start) && u128_eq(s->end, spans[i - 1].end)) {
+            continue; /* same block, higher line number: never the answer */
+        }
+        while (depth > 0 && u128_cmp(stack[depth - 1].end, s->start) < 0) {
+            u128 after = u128_inc(stack[depth - 1].end);
+            depth--;
+            emit(&b, after, depth ? stack[depth - 1].best : NONE);
+        }
+        uint32_t best = s->index;
+        if (depth > 0 && stack[depth - 1].best < best) {
+            best = stack[depth - 1].best;
+        }
+        emit(&b, s->start, best);
+        stack[depth].end = s->end;
+        stack[depth].best = best;
+        depth++;
+    }
+    while (depth > 0) {
+        u128 end = stack[depth - 1].end;
+        depth--;
+        bool at_top = v4 ? end.lo == UINT32_MAX : (end.hi == UINT64_MAX && end.lo == UINT64_MAX);
+        if (!at_top) {
+            emit(&b, u128_inc(end), depth ? stack[depth - 1].best : NONE);
+        }
+    }
+    /* Drop boundaries that change nothing. */
+    size_t kept = 0;
+    uint32_t previous = NONE;
+    for (size_t i = 0; i < b.count; i++) {
+        if (b.index[i] == previous) {
+            continue;
+        }
+        b.starts[kept] = b.starts[i];
+        b.index[kept] = b.index[i];
+        previous = b.index[i];
+        kept++;
+    }
+    map->count = kept;
+    map->index = b.index;
+    if (v4) {
+        map->starts32 = malloc((kept ? kept : 1) * sizeof(*map->starts32));
+        if (!map->starts32) {
+            free(b.starts);
+            return false;
+        }
+        for (size_t i = 0; i < kept; i++) {
+            map->starts32[i] = (uint32_t)b.starts[i].lo;
+        }
+        free(b.starts);
+    } else {
+        map->starts128 = b.starts;
+    }
+    return true;
+}
+
+static int group_order(const void *pa, const void *pb)
+{
+    const span *a = pa, *b = pb; /* start: mask, end: net */
+    int c = u128_cmp(a->start, b->start);
+    if (c) {
+        return c;
+    }
+    c = u128_cmp(a->end, b->end);
+    if (c) {
+        return c;
+    }
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static int group_min_order(const void *pa, const void *pb)
+{
+    const mask_group *a = pa, *b = pb;
+    return a->min_index < b->min_index ? -1 : a->min_index > b->min_index;
+}
+
+static void group_insert(mask_group *g, u128 net, uint32_t index)
+{
+    size_t at = u128_hash(net) & (g->slots - 1);
+    while (g->values[at] != NONE) {
+        if (u128_eq(g->keys[at], net)) {
+            return; /* an earlier line has the same net: it is the answer */
+        }
+        at = (at + 1) & (g->slots - 1);
+    }
+    g->keys[at] = net;
+    g->values[at] = index;
+}
+
+/* items: (mask, net, index) as (start, end, index), sorted with group_order. */
+static bool build_groups(span *items, size_t n, family_matcher *m)
+{
+    size_t groups = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || !u128_eq(items[i].start, items[i - 1].start)) {
+            groups++;
+        }
+    }
+    if (groups == 0) {
+        return true;
+    }
+    m->groups = calloc(groups, sizeof(*m->groups));
+    if (!m->groups) {
+        return false;
+    }
+    m->group_count = groups;
+    size_t g = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        uint32_t min_index = NONE;
+        while (j < n && u128_eq(items[j].start, items[i].start)) {
+            if (items[j].index < min_index) {
+                min_index = items[j].index;
+            }
+            j++;
+        }
+        mask_group *grp = &m->groups[g++];
+        grp->mask = items[i].start;
+        grp->min_index = min_index;
+        grp->slots = 4;
+        while (grp->slots < 2 * (j - i)) {
+            grp->slots *= 2;
+        }
+        grp->keys = malloc(grp->slots * sizeof(*grp->keys));
+        grp->values = malloc(grp->slots * sizeof(*grp->values));
+        if (!grp->keys || !grp->values) {
+            return false;
+        }
+        for (size_t s = 0; s < grp->slots; s++) {
+            grp->values[s] = NONE;
+        }
+        /* Sorted by net then index: the first of equal nets is the lowest line. */
+        for (size_t k = i; k < j; k++) {
+            group_insert(grp, items[k].end, items[k].index);
+        }
+        i = j;
+    }
+    qsort(m->groups, m->group_count, sizeof(*m->groups), group_min_order);
+    return true;
+}
+
+static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
+{
+    size_t contiguous = 0, scattered = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        const relay_rule *r = &list->entries[i].rule;
+        if (r->net.family != family || r->never_matches) {
+            continue;
+        }
+        if (r->prefix >= 0) {
+            contiguous++;
+        } else {
+            scattered++;
+        }
+    }
+    span *spans = malloc((contiguous ? contiguous : 1) * sizeof(*spans));
+    span *items = malloc((scattered ? scattered : 1) * sizeof(*items));
+    bool ok = spans && items;
+    if (ok) {
+        size_t c = 0, s = 0;
+        for (size_t i = 0; i < list->count; i++) {
+            const relay_rule *r = &list->entries[i].rule;
+            if (r->net.family != family || r->never_matches) {
+                continue;
+            }
+            u128 net = u128_of(&r->net), mask = u128_of(&r->mask);
+            if (r->prefix >= 0) {
+                u128 host = {~mask.hi, ~mask.lo};
+                if (family == IMS_AF_INET4) {
+                    host.hi = 0;
+                    host.lo &= UINT32_MAX;
+                }
+                spans[c].start = net;
+                spans[c].end.hi = net.hi | host.hi;
+                spans[c].end.lo = net.lo | host.lo;
+                spans[c].index = (uint32_t)i;
+                c++;
+            } else {
+                items[s].start = mask;
+                items[s].end = net;
+                items[s].index = (uint32_t)i;
+                s++;
+            }
+        }
+        qsort(spans, contiguous, sizeof(*spans), span_order);
+        qsort(items, scattered, sizeof(*items), group_order);
+        ok = build_boundaries(spans, contiguous, family == IMS_AF_INET4, &m->map) &&
+             build_groups(items, scattered, m);
+    }
+    free(spans);
+    free(items);
+    return ok;
+}
+
+static void free_family(family_matcher *m)
+{
+    free(m->map.starts32);
+    free(m->map.starts128);
+    free(m->map.index);
+    for (size_t g = 0; g < m->group_count; g++) {
+        free(m->groups[g].keys);
+        free(m->groups[g].values);
+    }
+    free(m->groups);
+}
+
+void relay_list_free(relay_list *list)
+{
+    if (!list) {
+        return;
+    }
+    free_family(&list->v4);
+    free_family(&list->v6);
+    free(list->entries);
+    free(list->texts);
+    free(list->name);
+    free(list);
+}
+
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+    if (c) {
+        memcpy(c, s, n);
+    }
+    return c;
+}
+
+relay_list *relay_list_build(const ims_list *source, ims_diag_list *diags)
+{
+    relay_list *list = calloc(1, sizeof(*list));
+    if (!list) {
+        return NULL;
+    }
+    const char *name = source->name ? source->name : "";
+    list->name = copy_string(name);
+    list->state = source->state;
+    if (!list->name) {
+        relay_list_free(list);
+        return NULL;
+    }
+    bool readable = source->state == IMS_VALUE_OK || source->state == IMS_VALUE_COERCED;
+    size_t lines = readable && source->lines ? source->count : 0;
+    /* Entry indexes are 32-bit; no registry value holds that many lines. */
+    if (lines >= NONE) {
+        lines = NONE - 1;
+    }
+    list->entries = malloc((lines ? lines : 1) * sizeof(*list->entries));
+    size_t *offsets = malloc((lines ? lines : 1) * sizeof(*offsets));
+    if (!list->entries || !offsets) {
+        free(offsets);
+        relay_list_free(list);
+        return NULL;
+    }
+
+    size_t text_bytes = 0, reported = 0, unreported = 0, unreported_errors = 0;
+    char why[IMS_DIAG_MESSAGE_MAX];
+    for (size_t i = 0; i < lines; i++) {
+        const char *text = source->lines[i] ? source->lines[i] : "";
+        relay_rule rule;
+        relay_line_kind kind = relay_line_parse(text, &rule, why, sizeof(why));
+        uint32_t line_no = (uint32_t)(i + 1);
+        if (kind == RELAY_LINE_INVALID) {
+            list->invalid++;
+        }
+        if (kind == RELAY_LINE_INVALID || (kind == RELAY_LINE_RULE && rule.never_matches)) {
+            ims_severity sev = kind == RELAY_LINE_INVALID ? IMS_SEV_ERROR : IMS_SEV_WARNING;
+            if (reported < RELAY_LIST_DIAG_LINES) {
+                ims_diag_add(diags, sev, name, line_no, text, "%s", why);
+                reported++;
+            } else {
+                unreported++;
+                unreported_errors += sev == IMS_SEV_ERROR;
+            }
+        }
+        if (kind != RELAY_LINE_RULE) {
+            continue;
+        }
+        relay_entry *e = &list->entries[list->count];
+        e->line = line_no;
+        e->rule = rule;
+        offsets[list->count] = text_bytes;
+        text_bytes += strlen(text) + 1; /* at most RELAY_LINE_MAX + 1 */
+        list->count++;
+    }
+    if (unreported) {
+        ims_diag_add(diags, unreported_errors ? IMS_SEV_ERROR : IMS_SEV_WARNING, name, 0, NULL,
+                     "%lu more lines with problems (%lu invalid) are not listed one by one",
+                     (unsigned long)unreported, (unsigned long)unreported_errors);
+    }
+
+    list->texts = malloc(text_bytes ? text_bytes : 1);
+    if (!list->texts) {
+        free(offsets);
+        relay_list_free(list);
+        return NULL;
+    }
+    for (size_t i = 0, k = 0; i < lines && k < list->count; i++) {
+        if (list->entries[k].line != i + 1) {
+            continue;
+        }
+        size_t n = strlen(source->lines[i]) + 1;
+        memcpy(list->texts + offsets[k], source->lines[i], n);
+        list->entries[k].text = list->texts + offsets[k];
+        k++;
+    }
+    free(offsets);
+
+    if (!build_family(list, IMS_AF_INET4, &list->v4) ||
+        !build_family(list, IMS_AF_INET6, &list->v6)) {
+        relay_list_free(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* ---- lookups ------------------------------------------------------------------------- */
+
+static uint32_t boundary_find(const boundary_map *map, u128 x, bool v4)
+{
+    size_t lo = 0, hi = map->count;
+    if (v4) {
+        uint32_t key = (uint32_t)x.lo;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (map->starts32[mid] <= key) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+    } else {
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (u128_cmp(map->starts128[mid], x) <= 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    return lo == 0 ? NONE : map->index[lo - 1];
+}
+
+static uint32_t group_find(const mask_group *g, u128 x)
+{
+    u128 key = u128_and(x, g->mask);
+    size_t at = u128_hash(key) & (g->slots - 1);
+    while (g->values[at] != NONE) {
+        if (u128_eq(g->keys[at], key)) {
+            return g->values[at];
+        }
+        at = (at + 1) & (g->slots - 1);
+    }
+    return NONE;
+}
+
+size_t relay_list_match(const relay_list *list, const ims_addr *address)
+{
+    ims_addr a = ims_addr_normalized(address);
+    const family_matcher *m;
+    if (a.family == IMS_AF_INET4) {
+        m = &list->v4;
+    } else if (a.family == IMS_AF_INET6) {
+        m = &list->v6;
+    } else {
+        return RELAY_NO_MATCH;
+    }
+    u128 x = u128_of(&a);
+    uint32_t best = boundary_find(&m->map, x, a.family == IMS_AF_INET4);
+    for (size_t g = 0; g < m->group_count && m->groups[g].min_index < best; g++) {
+        uint32_t found = group_find(&m->groups[g], x);
+        if (found < best) {
+            best = found;
+        }
+    }
+    return best == NONE ? RELAY_NO_MATCH : best;
+}
+
+size_t relay_list_match_linear(const relay_list *list, const ims_addr *address)
+{
+    ims_addr a = ims_addr_normalized(address);
+    for (size_t i = 0; i < list->count; i++) {
+        if (relay_rule_matches(&list->entries[i].rule, &a)) {
+            return i;
+        }
+    }
+    return RELAY_NO_MATCH;
+}
+
+const char *relay_list_name(const relay_list *list)
+{
+    return list->name;
+}
+
+ims_value_state relay_list_state(const relay_list *list)
+{
+    return list->state;
+}
+
+size_t relay_list_invalid_lines(const relay_list *list)
+{
+    return list->invalid;
+}
+
+size_t relay_list_count(const relay_list *list)
+{
+    return list->count;
+}
+
+const relay_entry *relay_list_entry(const relay_list *list, size_t index)
+{
+    return index < list->count ? &list->entries[index] : NULL;
+}

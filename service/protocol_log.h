@@ -1,0 +1,30 @@
+/* The protocol log: one line per command received and per reply sent, in daily files
+ * MailRoot\Logs\smtp-YYYYMMDD.log (UTC), so an administrator can read whole sessions.
+ *
+ *   2026-11-28T08:30:01.123Z 2a 127.0.0.5 < EHLO client.example
+ *   2026-11-28T08:30:01.123Z 2a 127.0.0.5 > 250-mx.example.com
+ *
+ * Fields: time, session number (hex), client address, direction (< from the client,
+ * > to the client, * an event of the session such as connect or close), then the line with
+ * every byte outside printable ASCII, and the backslash, written as \xNN, so a client can
+ * neither forge log lines nor hide bytes. AUTH credentials never reach the log (the SMTP
+ * engine redacts them). Lines longer than PROTOCOL_LOG_LINE_MAX bytes are cut, marked
+ * with "...". Thread-safe; write failures are counted, never fatal. */
+#ifndef IMSRELAY_PROTOCOL_LOG_H
+#define IMSRELAY_PROTOCOL_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTOCOL_LOG_LINE_MAX 1000
+
+typedef struct protocol_log protocol_log;
+
+/* Logs go to <mail_root>\Logs (created if needed). NULL when the folder cannot be made. */
+protocol_log *protocol_log_open(const char *mail_root);
+void protocol_log_close(protocol_log *log);
+
+void protocol_log_line(protocol_log *log, uint64_t session, const char *client, char direction,
+                       const char *line, size_t len);
+
+#endif

@@ -92,6 +92,10 @@ relay_policy *relay_policy_build(const ims_config *cfg, ims_diag_list *diags)
             ims_diag_add(diags, IMS_SEV_WARNING, flags_name, 0, NULL,
                          "RelayFlags is absent: every relay is denied (set it, e.g. to 2 with "
                          "RelayAllowList, to allow relaying)");
+        } else if (p->flags == 0) {
+            ims_diag_add(diags, IMS_SEV_WARNING, flags_name, 0, NULL,
+                         "RelayFlags is 0: every relay is denied (set it, e.g. to 2 with "
+                         "RelayAllowList, to allow relaying)");
         } else {
             ims_diag_add(diags, IMS_SEV_WARNING, flags_name, 0, NULL,
                          "RelayFlags is 0x%lx, which sets none of bits 1, 2, 4, 8: every relay "

@@ -58,10 +58,11 @@ static const char *check_host_name(const char *text)
         .meaning = meaning_, .offset = offsetof(ims_config, field)                                 \
     }
 
-#define STRING_ROW(name_, check_, def_text, meaning_, field, state_field)                          \
+#define STRING_ROW(name_, type_, check_, bounds_, def_text, meaning_, field, state_field)          \
     {                                                                                              \
         .name = name_, .kind = IMS_SETTING_STRING, .key = "Parameters", .check = check_,           \
-        .default_text = def_text, .meaning = meaning_, .offset = offsetof(ims_config, field),      \
+        .string_type = type_, .string_bounds = bounds_, .default_text = def_text,                  \
+        .meaning = meaning_, .offset = offsetof(ims_config, field),                                \
         .state_offset = offsetof(ims_config, state_field)                                          \
     }
 
@@ -91,12 +92,14 @@ static const ims_setting settings[] = {
                   "TCP port of the SMTP server.", listen_port),
         LIST_ROW("ListenAddresses", "all IPv4 and IPv6 addresses",
                  "Local addresses to listen on, one per line.", listen_addresses),
-        STRING_ROW("MailRoot", check_absolute_path, "%ProgramData%\\imsrelay",
-                   "Folder holding Drop, Queue and Logs. REG_EXPAND_SZ or REG_SZ; must be an "
-                   "absolute path after expansion.",
+        STRING_ROW("MailRoot", "REG_EXPAND_SZ or REG_SZ", check_absolute_path, "32767 characters",
+                   "%ProgramData%\\imsrelay",
+                   "Folder holding Drop, Queue and Logs; an absolute path once expanded.",
                    mail_root, mail_root_state),
-        STRING_ROW("SmtpHostName", check_host_name, "this computer's DNS host name",
-                   "Name the server gives in its greeting and replies (REG_SZ, a DNS name).",
+        STRING_ROW("SmtpHostName", "REG_SZ", check_host_name, "253 characters",
+                   "this computer's DNS host name",
+                   "Name the server gives in its greeting and replies: letters, digits, hyphens "
+                   "and dots.",
                    host_name, host_name_state),
         DWORD_ROW("MaxMessageBytes", "Parameters", 10485760, 1024, 2147483647, 10485760,
                   "10485760 (10 MiB)", "Largest message accepted, in bytes (announced by SIZE).",

@@ -29,8 +29,11 @@ typedef struct ims_setting {
     uint32_t max;
     uint32_t fallback;
 
-    /* IMS_SETTING_STRING only: validation of a present value (NULL: any non-empty text). */
+    /* IMS_SETTING_STRING only: validation of a present value (NULL: any non-empty text), and
+     * the registry type and bounds as documented. */
     ims_string_check *check;
+    const char *string_type;
+    const char *string_bounds;
 
     const char *default_text; /* the default as a person reads it */
     const char *meaning;

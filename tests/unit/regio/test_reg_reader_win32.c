@@ -206,6 +206,24 @@ static void ip_enable_router_of_the_wrong_type_counts_as_forwarding(void **state
     assert_int_equal(c->ip_enable_router.value, 1);
 }
 
+static void a_key_that_cannot_be_opened_fails_closed(void **state)
+{
+    fixture *f = *state;
+    /* A handle that is no key: RegOpenKeyExW fails with an error other than "not found",
+     * as it would with "access denied". Absent would mean defaults; this must not. */
+    HKEY bogus = (HKEY)(ULONG_PTR)0x7ffe1234;
+    f->config = ims_registry_read_config_from(bogus, f->parameters, f->tcpip, &f->diags);
+    assert_non_null(f->config);
+    const ims_config *c = f->config;
+    assert_int_equal(c->relay_flags.state, IMS_VALUE_UNREADABLE);
+    assert_int_equal(c->relay_flags.value, 0);
+    assert_int_equal(c->relay_deny_list.state, IMS_VALUE_UNREADABLE);
+    assert_int_equal(c->relay_allow_list.state, IMS_VALUE_UNREADABLE);
+    assert_int_equal(c->relay_local_ip_list.state, IMS_VALUE_UNREADABLE);
+    assert_int_equal(c->ip_enable_router.value, 1);
+    assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "", "cannot be opened") >= 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -216,6 +234,7 @@ int main(void)
             T(raw_shapes_are_read_safely),
             T(a_list_beyond_the_limit_is_unreadable),
             T(ip_enable_router_of_the_wrong_type_counts_as_forwarding),
+            T(a_key_that_cannot_be_opened_fails_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

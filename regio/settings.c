@@ -205,7 +205,11 @@ const ims_setting *ims_setting_near_miss(const char *name)
     const ims_setting *nearest = NULL;
     size_t nearest_distance = NEAR_MISS_MAX_DISTANCE + 1;
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
-        size_t distance = edit_distance(name, len, settings[i].name, strlen(settings[i].name));
+        size_t other = strlen(settings[i].name);
+        if (len + NEAR_MISS_MAX_DISTANCE < other || other + NEAR_MISS_MAX_DISTANCE < len) {
+            continue; /* too many letters missing or extra to be a typo */
+        }
+        size_t distance = edit_distance(name, len, settings[i].name, other);
         if (distance < nearest_distance) {
             nearest = &settings[i];
             nearest_distance = distance;

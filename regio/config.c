@@ -133,8 +133,15 @@ static bool apply_string(config_storage *storage, const ims_setting *setting,
     return true;
 }
 
-static void report_unknown(const ims_raw_value *raw, ims_diag_list *diags)
+/* Unknown values are reported one by one up to this many, then counted: a key stuffed with
+ * thousands of stray values must not flood the event log. */
+#define UNKNOWN_REPORTS_MAX 32
+
+static void report_unknown(const ims_raw_value *raw, size_t *unknown, ims_diag_list *diags)
 {
+    if (++*unknown > UNKNOWN_REPORTS_MAX) {
+        return;
+    }
     const char *name = raw->name ? raw->name : "";
     const ims_setting *near = ims_setting_near_miss(name);
     if (near) {
@@ -206,11 +213,12 @@ ims_config *ims_config_build_with_defaults(const ims_raw_value *values, size_t c
     size_t setting_count;
     const ims_setting *settings = ims_settings(&setting_count);
     bool seen[IMS_SETTING_COUNT] = {false};
+    size_t unknown = 0;
     for (size_t i = 0; i < count; i++) {
         const ims_raw_value *raw = &values[i];
         const ims_setting *setting = raw->name ? ims_setting_find(raw->name) : NULL;
         if (!setting) {
-            report_unknown(raw, diags);
+            report_unknown(raw, &unknown, diags);
             continue;
         }
         size_t index = (size_t)(setting - settings);
@@ -238,6 +246,11 @@ ims_config *ims_config_build_with_defaults(const ims_raw_value *values, size_t c
         }
     }
 
+    if (unknown > UNKNOWN_REPORTS_MAX) {
+        ims_diag_add(diags, IMS_SEV_INFO, "", 0, NULL,
+                     "%zu more values that imsrelay does not read are ignored",
+                     unknown - UNKNOWN_REPORTS_MAX);
+    }
     if (config->relay_flags.state == IMS_VALUE_ABSENT) {
         /* A note only: the relay engine gives the policy-level warning for RelayFlags 0. */
         ims_diag_add(diags, IMS_SEV_INFO, "RelayFlags", 0, NULL,

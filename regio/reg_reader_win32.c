@@ -4,6 +4,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "settings.h"
 #include "utf16.h"
 #include "value_decode.h"
 
@@ -181,29 +182,37 @@ static bool read_parameters(HKEY key, raw_set *set, ims_diag_list *diags)
                          ", not from this key: ignored here");
             continue;
         }
+        char *utf8_name = utf8_from_wide(name);
+        if (!utf8_name) {
+            ok = false;
+            break;
+        }
+        if (!ims_setting_find(utf8_name)) {
+            /* Only its name is reported: its data is never read, so stray values cost no
+             * memory however large they are. */
+            ok = raw_set_add(set, utf8_name, REG_NONE, NULL, 0, false);
+            continue;
+        }
         DWORD type = REG_NONE;
         uint8_t *data;
         size_t size;
         read_result r = read_value(key, name, &type, &data, &size);
         if (r == READ_GONE) {
+            free(utf8_name);
             continue; /* deleted while we read: as if it had never been there */
         }
         if (r == READ_NO_MEMORY) {
+            free(utf8_name);
             ok = false;
             break;
         }
         if (r == READ_OK && type == REG_EXPAND_SZ && names_equal(name, L"MailRoot")) {
-            ok = expand_in_place(&data, &size);
-            if (!ok) {
+            if (!expand_in_place(&data, &size)) {
                 free(data);
+                free(utf8_name);
+                ok = false;
                 break;
             }
-        }
-        char *utf8_name = utf8_from_wide(name);
-        if (!utf8_name) {
-            free(data);
-            ok = false;
-            break;
         }
         ok = raw_set_add(set, utf8_name, type, data, size, r == READ_UNREADABLE);
     }

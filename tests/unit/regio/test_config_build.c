@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -241,6 +242,22 @@ static void near_miss_names_get_a_did_you_mean_warning(void **state)
     assert_int_equal(ims_diag_count(&f->diags, IMS_SEV_ERROR), 0);
 }
 
+static void stray_values_are_reported_up_to_a_bound(void **state)
+{
+    fixture *f = *state;
+    char names[40][16];
+    ims_raw_value values[41];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof(names[i]), "Stray%02d", i);
+        values[i] = (ims_raw_value){.name = names[i], .type = IMS_REG_NONE};
+    }
+    values[40] = (ims_raw_value)DWORD("ListenPort", 2525); /* still read after all of them */
+    const ims_config *c = build(f, values, 41);
+    assert_int_equal(c->listen_port.value, 2525);
+    assert_int_equal(f->diags.count, 32 + 1 + 1); /* 32 names, the rest counted, RelayFlags */
+    assert_true(find_diag(&f->diags, IMS_SEV_INFO, "", "8 more values") >= 0);
+}
+
 static void a_value_given_twice_uses_the_first(void **state)
 {
     fixture *f = *state;
@@ -432,6 +449,7 @@ int main(void)
             T(unreadable_deny_list_is_reported_as_unreadable),
             T(string_where_a_list_is_expected_is_coerced),
             T(near_miss_names_get_a_did_you_mean_warning),
+            T(stray_values_are_reported_up_to_a_bound),
             T(a_value_given_twice_uses_the_first),
             T(dword_bounds_are_inclusive),
             T(out_of_range_dwords_are_errors_and_take_their_fallback),

@@ -70,8 +70,9 @@ static void apply_dword(ims_config *config, const ims_setting *setting, const im
     if (field->state != IMS_VALUE_OK) {
         field->value = setting->fallback;
         if (setting->fallback != setting->default_value) {
-            ims_diag_add(diags, IMS_SEV_WARNING, setting->name, 0, NULL,
-                         "taken as %lu, the safe side", (unsigned long)setting->fallback);
+            /* The error is already reported; this says what the service does about it. */
+            ims_diag_add(diags, IMS_SEV_INFO, setting->name, 0, NULL, "taken as %lu, the safe side",
+                         (unsigned long)setting->fallback);
         }
         return;
     }
@@ -127,7 +128,7 @@ static bool apply_string(config_storage *storage, const ims_setting *setting,
         *string_field(&storage->config, setting) = text;
     } else {
         const char *current = *string_field(&storage->config, setting);
-        ims_diag_add(diags, IMS_SEV_WARNING, setting->name, 0, NULL, "the default is used: %s",
+        ims_diag_add(diags, IMS_SEV_INFO, setting->name, 0, NULL, "the default is used: %s",
                      current[0] ? current : setting->default_text);
     }
     return true;

@@ -71,7 +71,7 @@ expect "RelayFlags unreadable 0" \
     "diag warning RelayDenyList 0: is REG_SZ, expected REG_MULTI_SZ: read as a list of one line" \
     "RelayAllowList ok 2" "RelayAllowList[2] # lab" "ListenPort unreadable 25" \
     'MailRoot unreadable C:\ProgramData\imsrelay' "IPEnableRouter unreadable 1" \
-    "diag warning IPEnableRouter 0: taken as 1, the safe side"
+    "diag info IPEnableRouter 0: taken as 1, the safe side"
 grep -Eq '^SmtpHostName unreadable [A-Za-z0-9.-]+$' "$dump_file" ||
     e2e_fail "a host name with spaces was used: $(grep SmtpHostName "$dump_file")"
 

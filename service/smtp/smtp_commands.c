@@ -342,24 +342,7 @@ void smtp_command(smtp_session *s, char *line, size_t len)
     /* Trailing blanks are not part of any argument. */
     while (end > arg && is_space(end[-1]))
         end--;
-    bool is_auth = verb == 4 && smtp_equal_nocase(line, "AUTH", 4);
-    if (is_auth && end > arg) {
-        /* Log the mechanism, never the initial response. */
-        const char *mech_end = arg;
-        while (mech_end < end && !is_space(*mech_end))
-            mech_end++;
-        char redacted[64 + 32];
-        size_t shown = (size_t)(mech_end - line) < 64 ? (size_t)(mech_end - line) : 64;
-        memcpy(redacted, line, shown);
-        size_t n = shown;
-        if (mech_end < end) {
-            memcpy(redacted + n, " <redacted>", 11);
-            n += 11;
-        }
-        smtp_log_received(s, redacted, n);
-    } else {
-        smtp_log_received(s, line, len);
-    }
+    smtp_log_received(s, line, len);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (verb == 4 && smtp_equal_nocase(line, commands[i].verb, 4)) {
             commands[i].fn(s, arg, (size_t)(end - arg));

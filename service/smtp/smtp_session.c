@@ -148,8 +148,23 @@ void smtp_reply(smtp_session *s, const char *fmt, ...)
 
 void smtp_log_received(smtp_session *s, const char *line, size_t len)
 {
-    if (s->host.protocol_log != NULL)
-        s->host.protocol_log(s->host.ctx, SMTP_LOG_RECEIVED, line, len);
+    if (s->host.protocol_log == NULL)
+        return;
+    if (len > 5 && smtp_equal_nocase(line, "AUTH ", 5)) {
+        /* Credentials never reach the log: an AUTH line shows its mechanism only. */
+        char redacted[64 + 16];
+        size_t n = 5;
+        while (n < len && n < 64 && line[n] != ' ')
+            n++;
+        memcpy(redacted, line, n);
+        if (n < len) {
+            memcpy(redacted + n, " <redacted>", 11);
+            n += 11;
+        }
+        s->host.protocol_log(s->host.ctx, SMTP_LOG_RECEIVED, redacted, n);
+        return;
+    }
+    s->host.protocol_log(s->host.ctx, SMTP_LOG_RECEIVED, line, len);
 }
 
 void smtp_close_with(smtp_session *s, const char *reply)
@@ -294,12 +309,12 @@ static size_t line_step(smtp_session *s, const uint8_t *in, size_t len)
     size_t content = lf != NULL ? take - 1 : take;
     /* The LF counts towards max_line_length, so the stored part is one byte shorter. */
     if (!s->line_overflow) {
-        if (content > s->limits.max_line_length - 1 - s->line_len) {
-            s->line_overflow = true;
-        } else {
-            memcpy(s->line + s->line_len, in, content);
-            s->line_len += content;
-        }
+        /* Keep what fits (for the log), whatever the chunking; the rest is dropped. */
+        size_t room = s->limits.max_line_length - 1 - s->line_len;
+        size_t keep = content < room ? content : room;
+        memcpy(s->line + s->line_len, in, keep);
+        s->line_len += keep;
+        s->line_overflow = content > room;
     }
     if (lf != NULL)
         complete_line(s);

@@ -2,7 +2,8 @@
  * Checks, besides "never crashes": the output is always well-formed reply lines (printable
  * text, CRLF, multi-line replies with one code), it never exceeds the output bound, the
  * engine always makes progress once its output is sent, messages open and close in pairs,
- * and a relay that the host denied is never accepted (no input opens the relay).
+ * a relay that the host denied is never accepted (no input opens the relay), and the same
+ * bytes fed whole or in random pieces give the same output.
  *
  * Input layout: byte 0 = callback answers and limits (bits), byte 1 = chunking seed, the
  * rest is the client's byte stream. */
@@ -16,7 +17,10 @@
 
 typedef struct fuzz_host {
     uint8_t answers;
-    uint32_t rng;
+    uint32_t rng;       /* callback answers: the same sequence whatever the chunking */
+    uint32_t chunk_rng; /* chunk sizes and injected timeouts */
+    uint64_t output_hash;
+    uint64_t output_len;
     bool relay_allow;
     int open;
     /* Reply-line checker state. */
@@ -28,10 +32,15 @@ typedef struct fuzz_host {
 
 static const char *const local_domains[] = {"example.com", "[192.0.2.1]"};
 
+static uint32_t step(uint32_t *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 16;
+}
+
 static uint32_t next(fuzz_host *h)
 {
-    h->rng = h->rng * 1103515245u + 12345u;
-    return h->rng >> 16;
+    return step(&h->rng);
 }
 
 static smtp_relay_verdict relay_check(void *ctx, const smtp_relay_query *q)
@@ -138,23 +147,26 @@ static void drain(fuzz_host *h, smtp_session *s)
     if (out.length > OUTPUT_BOUND || out.delay_ms > SMTP_AUTH_DELAY_MAX_MS)
         abort();
     check_output(h, out.bytes, out.length);
+    for (size_t i = 0; i < out.length; i++)
+        h->output_hash = (h->output_hash ^ out.bytes[i]) * 1099511628211u;
+    h->output_len += out.length;
     smtp_session_output_sent(s, out.length);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One whole session over the input. whole: every byte offered at once (the engine still
+ * takes what it can); otherwise in random pieces of 1..3 or 1..64 bytes. */
+static void run(const uint8_t *data, size_t size, bool whole, fuzz_host *h)
 {
-    if (size < 2)
-        return 0;
-    fuzz_host h;
-    memset(&h, 0, sizeof h);
-    h.answers = data[0];
-    h.rng = data[1] * 2654435761u + 1;
-    h.relay_allow = (data[0] & 1) != 0;
+    memset(h, 0, sizeof *h);
+    h->answers = data[0];
+    h->rng = data[1] * 2654435761u + 1;
+    h->chunk_rng = data[1] * 40503u + 7;
+    h->output_hash = 1469598103934665603u;
+    h->relay_allow = (data[0] & 1) != 0;
 
     smtp_host host;
     memset(&host, 0, sizeof host);
-    host.ctx = &h;
+    host.ctx = h;
     host.host_name = "mx.example.com";
     host.client_address = "192.0.2.7";
     host.local_domains = local_domains;
@@ -174,12 +186,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     smtp_session *s = smtp_session_create(&host);
     if (s == NULL)
-        return 0;
-    drain(&h, s);
+        abort();
+    drain(h, s);
     const uint8_t *in = data + 2;
     size_t len = size - 2, pos = 0;
+    bool timeouts = !whole && (data[0] & 8) != 0;
     while (pos < len) {
-        size_t chunk = 1 + next(&h) % (data[1] & 8 ? 3 : 64);
+        size_t chunk = whole ? len : 1 + step(&h->chunk_rng) % (data[1] & 8 ? 3 : 64);
         if (chunk > len - pos)
             chunk = len - pos;
         size_t used = 0;
@@ -189,17 +202,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (got == 0 && out.length == 0 && out.delay_ms == 0)
                 abort(); /* stalled with nothing to send */
             used += got;
-            drain(&h, s);
+            drain(h, s);
         }
         pos += chunk;
-        if ((data[0] & 8) && next(&h) % 512 == 0)
+        if (timeouts && step(&h->chunk_rng) % 512 == 0)
             smtp_session_timeout(s);
     }
     if (data[1] & 1)
         smtp_session_shutdown(s);
-    drain(&h, s);
+    drain(h, s);
     smtp_session_destroy(s);
-    if (h.open != 0)
+    if (h->open != 0)
         abort(); /* a message left open */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    fuzz_host whole, pieces;
+    run(data, size, true, &whole);
+    run(data, size, false, &pieces);
+    if (!(data[0] & 8) &&
+        (whole.output_hash != pieces.output_hash || whole.output_len != pieces.output_len))
+        abort(); /* the chunking changed what the client was told */
     return 0;
 }

@@ -590,6 +590,66 @@ static void protocol_log_has_every_line_and_no_credentials(void **state)
     assert_null(strstr(t->log, "AGFsaWNl"));
 }
 
+static void credentials_in_bad_lines_never_reach_the_log(void **state)
+{
+    test_host *t = *state;
+    t->host.limits.max_line_length = 512;
+    char input[2048];
+    char secret[700];
+    memset(secret, 'S', 600);
+    secret[600] = '\0';
+    snprintf(input, sizeof input,
+             "EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\nAUTH PLAIN %s\r\nauth login "
+             "YWxpY2U=\r\n",
+             secret);
+    test_conversation(t, input, 0);
+    assert_non_null(strstr(t->log, "C: AUTH PLAIN <redacted>\nS: 500 5.5.2 Line must end in "
+                                   "CRLF\nC: AUTH PLAIN <redacted>\nS: 500 5.5.2 Line too long\n"
+                                   "C: auth login <redacted>\n"));
+    assert_null(strstr(t->log, "AGFsaWNl"));
+    assert_null(strstr(t->log, "SSSS"));
+    assert_null(strstr(t->log, "YWxpY2U="));
+}
+
+static void overlong_paths_get_501_with_their_own_text(void **state)
+{
+    test_host *t = *state;
+    char input[2048], local[80];
+    memset(local, 'l', 65);
+    local[65] = '\0';
+    snprintf(input, sizeof input,
+             "EHLO c\r\nMAIL FROM:<%s@b.org>\r\nMAIL FROM: <a@b.org>\r\n"
+             "RCPT TO:<%s@example.com>\r\nRCPT TO: <bob@example.com>\r\n",
+             local, local);
+    const char *out = test_conversation(t, input, 0);
+    assert_non_null(strstr(out, "501 5.1.7 Sender address too long\r\n"
+                                "250 2.1.0 Sender <a@b.org> OK\r\n"
+                                "501 5.1.3 Recipient address too long\r\n"
+                                "250 2.1.5 Recipient <bob@example.com> OK\r\n"));
+}
+
+static void each_transaction_gets_the_full_recipient_limit(void **state)
+{
+    test_host *t = *state;
+    t->host.limits.max_recipients = 1;
+    const char *out = test_conversation(t,
+                                        "EHLO c\r\n"
+                                        "MAIL FROM:<a@b.org>\r\nRCPT TO:<r1@example.com>\r\n"
+                                        "DATA\r\none\r\n.\r\n"
+                                        "MAIL FROM:<a@b.org>\r\nRCPT TO:<r2@example.com>\r\n"
+                                        "RSET\r\n"
+                                        "MAIL FROM:<a@b.org>\r\nRCPT TO:<r3@example.com>\r\n"
+                                        "RCPT TO:<r4@example.com>\r\n"
+                                        "DATA\r\ntwo\r\n.\r\n",
+                                        0);
+    assert_null(strstr(out, "452 4.5.3 Too many recipients\r\n250"));
+    assert_int_equal(test_committed(t), 2);
+    assert_string_equal(t->messages[0].envelope,
+                        "c|a@b.org|r1@example.com(L)|192.0.2.7|(none)|-|0");
+    assert_string_equal(t->messages[1].envelope,
+                        "c|a@b.org|r3@example.com(L)|192.0.2.7|(none)|-|0");
+}
+
 static void limits_take_defaults_and_bounds(void **state)
 {
     (void)state;
@@ -650,6 +710,9 @@ int main(void)
             T(pipelined_and_byte_at_a_time_give_identical_results),
             T(a_client_that_never_reads_cannot_grow_the_output),
             T(protocol_log_has_every_line_and_no_credentials),
+            T(credentials_in_bad_lines_never_reach_the_log),
+            T(overlong_paths_get_501_with_their_own_text),
+            T(each_transaction_gets_the_full_recipient_limit),
             T(limits_take_defaults_and_bounds),
             T(hostile_host_name_cannot_break_reply_lines),
     };

@@ -1,0 +1,159 @@
+# Shared helpers for the Wine end-to-end tests: each test gets a throwaway prefix of its own,
+# a persistent wineserver for it, and the Application Event Log of the services it starts
+# captured in a file. Source it from a test script (bash, set -euo pipefail):
+#
+#   source "$IMSRELAY_SOURCE_DIR/tests/wine/lib.sh"
+#   e2e_begin my-test                # fresh prefix out/wine/e2e-my-test, events captured
+#   e2e_install_exe                  # imsrelay.exe copied to C:\Program Files\imsrelay
+#   e2e_wine "$E2E_EXE" install      # any Windows program, in this prefix
+#   e2e_wait 20 e2e_service_state RUNNING
+#   e2e_events_wait 20 'some text'   # the event capture shows it (grep -E)
+#   e2e_pass                         # or e2e_fail "why"; cleanup runs on any exit
+#
+# Input: IMSRELAY_EXE (the built imsrelay.exe, for e2e_install_exe), IMSRELAY_SOURCE_DIR.
+# Output variables: WINEPREFIX, E2E_DIR (the test's scratch folder), E2E_EVENTS (the event
+# capture: Wine prints each event's insertion strings on its "eventlog" debug channel, one
+# line per string, "err:" for error events, "warn:" for warnings, "trace:" for the rest),
+# E2E_EXE (Windows path of the installed exe), E2E_DRIVE_C.
+# E2E_KEEP=1 keeps the prefix and the wineserver for a look afterwards.
+
+_e2e_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+IMSRELAY_SOURCE_DIR="${IMSRELAY_SOURCE_DIR:-$_e2e_root}"
+
+e2e_log() {
+    echo "[$(date +%H:%M:%S)] $*" >&2
+}
+
+e2e_fail() {
+    echo "FAIL: $*" >&2
+    if [ -n "${E2E_EVENTS:-}" ] && [ -f "$E2E_EVENTS" ]; then
+        echo "--- event capture ($E2E_EVENTS), last lines:" >&2
+        tail -n 40 "$E2E_EVENTS" >&2
+    fi
+    exit 1
+}
+
+e2e_pass() {
+    echo "PASS: ${E2E_NAME:-test}"
+    exit 0
+}
+
+# e2e_wine PROGRAM ARGS...: runs a Windows program in the test's prefix, quietly.
+e2e_wine() {
+    WINEDEBUG=-all "$WINE" "$@"
+}
+
+# e2e_wait SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds; fails the test
+# when it has not within SECONDS.
+e2e_wait() {
+    local seconds=$1
+    shift
+    local deadline=$((SECONDS + seconds))
+    while ! "$@" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            e2e_fail "waited ${seconds}s for: $*"
+        fi
+        sleep 0.2
+    done
+}
+
+# e2e_events_wait SECONDS PATTERN: waits until the event capture has a line matching the
+# extended regular expression PATTERN.
+e2e_events_wait() {
+    e2e_wait "$1" grep -Eq -- "$2" "$E2E_EVENTS"
+}
+
+# e2e_events_count PATTERN: how many captured lines match PATTERN.
+e2e_events_count() {
+    grep -Ec -- "$1" "$E2E_EVENTS" || true
+}
+
+# e2e_free_port: a TCP port nobody listens on right now.
+e2e_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# e2e_port_open PORT [HOST]: something accepts connections there.
+e2e_port_open() {
+    python3 - "$1" "${2:-127.0.0.1}" <<'PY'
+import socket, sys
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect((sys.argv[2], int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# e2e_service_state STATE [NAME]: `sc query` shows the service (default MSExchangeIMC) in
+# STATE (RUNNING, STOPPED, START_PENDING...).
+e2e_service_state() {
+    e2e_wine sc query "${2:-MSExchangeIMC}" 2>/dev/null | tr -d '\r' | grep -Eq "STATE +: +[0-9]+ +$1"
+}
+
+# e2e_reg_query KEY VALUE: prints the data of a value as `reg query` shows it.
+e2e_reg_query() {
+    e2e_wine reg query "$1" /v "$2" 2>/dev/null | tr -d '\r' | awk -v v="$2" '$1 == v { $1 = ""; $2 = ""; sub(/^ +/, ""); print }'
+}
+
+_e2e_cleanup() {
+    local rc=$?
+    if [ "${E2E_KEEP:-0}" != 1 ] && [ -n "${WINEPREFIX:-}" ]; then
+        wineserver -k >/dev/null 2>&1 || true
+        wineserver -w >/dev/null 2>&1 || true
+    fi
+    exit $rc
+}
+
+# e2e_begin NAME: makes the fresh prefix out/wine/e2e-NAME and starts its wineserver (-p, so
+# services outlive the commands that start them) and its services.exe with the event log
+# channel captured in $E2E_EVENTS.
+e2e_begin() {
+    E2E_NAME=$1
+    E2E_DIR="$IMSRELAY_SOURCE_DIR/out/wine/e2e-$E2E_NAME"
+    export WINEPREFIX="$E2E_DIR/prefix"
+    source "$IMSRELAY_SOURCE_DIR/build/wine-env.sh"
+    if [ -n "$WINEPREFIX" ] && [ -d "$E2E_DIR" ]; then
+        wineserver -k >/dev/null 2>&1 || true
+        wineserver -w >/dev/null 2>&1 || true
+        rm -rf "$E2E_DIR"
+    fi
+    mkdir -p "$E2E_DIR"
+    E2E_EVENTS="$E2E_DIR/events.log"
+    : >"$E2E_EVENTS"
+    trap _e2e_cleanup EXIT
+    trap 'exit 130' INT TERM
+    _e2e_template
+    cp -a "$_e2e_template_dir/prefix" "$WINEPREFIX"
+    wineserver -p
+    # The process that starts services.exe passes it its stderr and its WINEDEBUG; services
+    # inherit both, so every ReportEventW of a service lands in the capture.
+    WINEDEBUG="-all,err+eventlog,warn+eventlog,trace+eventlog" "$WINE" wineboot \
+        >/dev/null 2>>"$E2E_EVENTS"
+    E2E_DRIVE_C="$WINEPREFIX/drive_c"
+    e2e_log "prefix $WINEPREFIX ready; events in $E2E_EVENTS"
+}
+
+# A prefix made once (wineboot -i takes seconds) and copied for each test; concurrent tests
+# wait for the first to make it.
+_e2e_template() {
+    _e2e_template_dir="$IMSRELAY_SOURCE_DIR/out/wine/e2e-template"
+    mkdir -p "$_e2e_template_dir"
+    (
+        flock 9
+        if [ ! -f "$_e2e_template_dir/prefix/system.reg" ]; then
+            rm -rf "$_e2e_template_dir/prefix"
+            WINEPREFIX="$_e2e_template_dir/prefix" "$WINE" wineboot -i >/dev/null 2>&1 || true
+            WINEPREFIX="$_e2e_template_dir/prefix" wineserver -w
+        fi
+    ) 9>"$_e2e_template_dir.lock"
+}
+
+# e2e_install_exe: copies $IMSRELAY_EXE where an administrator would put it.
+e2e_install_exe() {
+    [ -f "${IMSRELAY_EXE:-}" ] || e2e_fail "IMSRELAY_EXE is not set to the built imsrelay.exe"
+    mkdir -p "$E2E_DRIVE_C/Program Files/imsrelay"
+    cp "$IMSRELAY_EXE" "$E2E_DRIVE_C/Program Files/imsrelay/imsrelay.exe"
+    E2E_EXE='C:\Program Files\imsrelay\imsrelay.exe'
+}

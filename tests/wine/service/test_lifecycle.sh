@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install; the service exists with the right settings and event source; net start -> RUNNING
+# with a started event; net stop -> STOPPED with a stopped event; start again.
+set -euo pipefail
+source "${IMSRELAY_SOURCE_DIR:-$(dirname "$0")/../../..}/tests/wine/lib.sh"
+e2e_begin lifecycle
+e2e_install_exe
+port=$(e2e_free_port)
+
+out=$(e2e_wine "$E2E_EXE" install 2>&1) || e2e_fail "install failed: $out"
+e2e_log "install said: $out"
+
+params='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
+source_key='HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\MSExchangeIMC'
+qc=$(e2e_wine sc qc MSExchangeIMC | tr -d '\r')
+grep -Eq 'START_TYPE +: +2 +AUTO_START' <<<"$qc" || e2e_fail "not automatic start: $qc"
+grep -Fq '"C:\Program Files\imsrelay\imsrelay.exe"' <<<"$qc" || e2e_fail "binary path not quoted: $qc"
+grep -Fq 'NT AUTHORITY\LocalService' <<<"$qc" || e2e_fail "not under Local Service: $qc"
+[ "$(e2e_reg_query "$source_key" EventMessageFile)" = 'C:\Program Files\imsrelay\imsrelay.exe' ] ||
+    e2e_fail "event source not registered with the exe as message file"
+[ "$(e2e_reg_query "$source_key" TypesSupported)" = 0x7 ] || e2e_fail "TypesSupported"
+[ "$(e2e_reg_query "$params" RelayFlags)" = 0x2 ] || e2e_fail "RelayFlags default not 2"
+[ "$(e2e_reg_query "$params" RelayAllowList)" = 127.0.0.1 ] || e2e_fail "RelayAllowList default"
+[ -d "$E2E_DRIVE_C/ProgramData/imsrelay" ] || e2e_fail "MailRoot not created"
+
+e2e_wine reg add "$params" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
+e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
+e2e_wait 30 e2e_service_state RUNNING
+e2e_wait 10 e2e_port_open "$port"
+e2e_events_wait 10 "0\.0\.0\.0:$port"
+e2e_log "running on port $port"
+
+e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
+e2e_wait 30 e2e_service_state STOPPED
+e2e_events_wait 10 'stop requested by the Service Control Manager'
+e2e_port_open "$port" && e2e_fail "port $port still open after stop"
+
+e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
+e2e_wait 30 e2e_service_state RUNNING
+e2e_wait 10 e2e_port_open "$port"
+[ "$(e2e_events_count "0\.0\.0\.0:$port")" -ge 2 ] || e2e_fail "no second started event"
+e2e_pass

@@ -91,7 +91,10 @@ void smtp_session_destroy(smtp_session *session)
     if (session == NULL)
         return;
     end_message(session, SMTP_DATA_ABORT, NULL);
-    smtp_secure_zero(session, smtp_session_memory(&session->limits));
+    /* Credentials live only in the line buffer (wiped after every line, so only a partial
+     * line is left) and, between LOGIN steps, login_user. */
+    smtp_secure_zero(session->line, session->line_len);
+    smtp_secure_zero(session->login_user, sizeof session->login_user);
     free(session);
 }
 

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "relay_policy.h"
 #include "svc_status.h"
 
 typedef struct runtime runtime;
@@ -48,8 +49,9 @@ ims_snapshot *runtime_acquire(runtime *rt);
 void ims_snapshot_release(ims_snapshot *snapshot);
 
 const ims_config *ims_snapshot_config(const ims_snapshot *snapshot);
+const relay_policy *ims_snapshot_policy(const ims_snapshot *snapshot);
 
-/* The effective relay configuration in words, UTF-8, for events and `check`. */
+/* The effective relay rules in words (relay_policy_describe), UTF-8, for events. */
 const char *ims_snapshot_description(const ims_snapshot *snapshot);
 
 #endif

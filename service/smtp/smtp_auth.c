@@ -55,7 +55,8 @@ static void check(smtp_session *s, const char *user, const char *password)
     }
 }
 
-/* Decodes a response; "=" is the empty response (RFC 4954 4). false: 501 queued. */
+/* Decodes a response. The empty response is an empty line after 334, or "=" as an initial
+ * response (RFC 4954 4). false: 501 queued. */
 static bool decode(smtp_session *s, const char *text, size_t len, uint8_t *out, size_t cap,
                    size_t *out_len)
 {
@@ -63,7 +64,7 @@ static bool decode(smtp_session *s, const char *text, size_t len, uint8_t *out, 
         *out_len = 0;
         return true;
     }
-    if (len == 0 || !smtp_base64_decode(text, len, out, cap, out_len)) {
+    if (!smtp_base64_decode(text, len, out, cap, out_len)) {
         smtp_auth_abandon(s);
         smtp_reply(s, "501 5.5.2 Cannot decode the AUTH response");
         return false;

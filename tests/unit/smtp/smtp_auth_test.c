@@ -124,15 +124,23 @@ static void undecodable_responses_get_501(void **state)
     const char *out = test_conversation(t,
                                         EHLO "AUTH PLAIN AGFsaWNlAHNlY3JldA=\r\n"
                                              "AUTH PLAIN\r\nnot base64!\r\n"
-                                             "AUTH LOGIN\r\nYWxpY2U\r\n"
-                                             "AUTH LOGIN\r\n\r\n",
+                                             "AUTH LOGIN\r\nYWxpY2U\r\n",
                                         0);
     assert_string_equal(AFTER_EHLO(out), "501 5.5.2 Cannot decode the AUTH response\r\n"
                                          "334 \r\n501 5.5.2 Cannot decode the AUTH response\r\n"
                                          "334 VXNlcm5hbWU6\r\n"
-                                         "501 5.5.2 Cannot decode the AUTH response\r\n"
-                                         "334 VXNlcm5hbWU6\r\n"
                                          "501 5.5.2 Cannot decode the AUTH response\r\n");
+    assert_int_equal(t->delay_count, 0);
+}
+
+static void an_empty_line_after_334_is_the_empty_response(void **state)
+{
+    test_host *t = *state;
+    t->password = "";
+    const char *out = test_conversation(t, EHLO "AUTH LOGIN\r\n" B64_ALICE "\r\n\r\n", 0);
+    assert_string_equal(AFTER_EHLO(out), "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n"
+                                         "235 2.7.0 Authentication successful\r\n");
+    assert_string_equal(t->auth_last_password, "");
 }
 
 static void failures_are_delayed_more_each_time_and_the_third_closes(void **state)
@@ -309,6 +317,7 @@ int main(void)
             T(equals_sign_is_the_empty_response),
             T(star_cancels_at_every_step_and_is_not_a_failure),
             T(undecodable_responses_get_501),
+            T(an_empty_line_after_334_is_the_empty_response),
             T(failures_are_delayed_more_each_time_and_the_third_closes),
             T(pipelined_attempts_wait_for_each_delay),
             T(limits_for_failures_and_delay_come_from_the_host),

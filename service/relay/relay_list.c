@@ -45,6 +45,30 @@ static u128 u128_and(u128 a, u128 b)
     return r;
 }
 
+/* Bits [from, from + count) of a, count <= 32. */
+static uint32_t u128_bits(u128 a, int from, int count)
+{
+    uint64_t v;
+    if (from >= 64) {
+        v = a.hi >> (from - 64);
+    } else if (from == 0) {
+        v = a.lo;
+    } else {
+        v = a.lo >> from | a.hi << (64 - from);
+    }
+    return (uint32_t)(v & ((UINT64_C(1) << count) - 1));
+}
+
+static int u128_highest_bit(u128 a) /* -1 for zero */
+{
+    for (int bit = 127; bit >= 0; bit--) {
+        if (bit >= 64 ? (a.hi >> (bit - 64)) & 1 : (a.lo >> bit) & 1) {
+            return bit;
+        }
+    }
+    return -1;
+}
+
 static u128 u128_inc(u128 a)
 {
     u128 r = {a.hi + (a.lo == UINT64_MAX), a.lo + 1};
@@ -67,26 +91,63 @@ static size_t u128_hash(u128 v)
 }
 
 /* Addresses sorted into boundaries: from starts[i] up to starts[i + 1] - 1 the best
- * (lowest-numbered) matching entry is index[i] (NONE: no entry). Below starts[0]: none. */
+ * (lowest-numbered) matching entry is index[i] (NONE: no entry). Below starts[0]: none.
+ *
+ * A radix table narrows the binary search to a few neighbours: all starts share their
+ * leading bits (those above the highest bit in which the first and last start differ); the
+ * next bucket_bits bits of an address choose a bucket, and buckets[b] is the first
+ * boundary whose start falls in bucket b or later. */
+#define BUCKET_BITS_MAX 16
+
+/* IPv6 keeps start and answer side by side. IPv4 uses at most 2^16 buckets (a table that
+ * stays in cache) and keeps only the 16 bits below the bucket of each start (the bits above
+ * are the bucket's), so that one cache line holds a whole bucket's keys. */
+/* What a lookup answers: the line and where its text is, so that a decision needs no
+ * further memory access (entries[] of a big list is far away in memory). */
+typedef struct answer {
+    uint32_t line; /* NONE: no line matches */
+    uint32_t text; /* offset in relay_list.texts */
+} answer;
+
+typedef struct boundary6 {
+    u128 start;
+    answer answer;
+} boundary6;
+
 typedef struct boundary_map {
     size_t count;
-    uint32_t *starts32; /* IPv4 */
-    u128 *starts128;    /* IPv6 */
-    uint32_t *index;
+    uint16_t *low4;  /* IPv4: bits [0, bucket_shift) of each start (bucket_shift <= 16) */
+    answer *answer4; /* IPv4: the answer from each start on */
+    uint32_t first4, last4;
+    boundary6 *v6;
+    uint32_t *buckets; /* (1 << bucket_bits) + 1 entries; NULL when count < 2 */
+    int bucket_shift;  /* the bucket is bits [bucket_shift, bucket_shift + bucket_bits) */
+    int bucket_bits;
 } boundary_map;
 
-/* Rules sharing one non-contiguous mask: an open-addressing table of nets. */
+/* Rules sharing one non-contiguous mask: an open-addressing table of nets, key and value
+ * in one slot so that a probe touches one cache line. */
+typedef struct slot4 {
+    uint32_t key;
+    answer answer; /* answer.line NONE: empty slot */
+} slot4;
+
+typedef struct slot6 {
+    u128 key;
+    answer answer;
+} slot6;
+
 typedef struct mask_group {
     u128 mask;
-    uint32_t min_index; /* lowest entry index in the group */
-    size_t slots;       /* power of two */
-    u128 *keys;
-    uint32_t *values; /* NONE: empty slot */
+    uint32_t min_line; /* lowest line in the group */
+    size_t slots;      /* power of two */
+    slot4 *v4;         /* one of the two, by family */
+    slot6 *v6;
 } mask_group;
 
 typedef struct family_matcher {
     boundary_map map;
-    mask_group *groups; /* ordered by min_index */
+    mask_group *groups; /* ordered by min_line */
     size_t group_count;
 } family_matcher;
 
@@ -101,6 +162,18 @@ struct relay_list {
 };
 
 /* ---- building ------------------------------------------------------------------------ */
+
+/* Compilation orders by entry index (which follows line order); the stored answers carry
+ * line and text instead. */
+static answer answer_of(const relay_list *list, uint32_t index)
+{
+    answer a = {NONE, 0};
+    if (index != NONE) {
+        a.line = list->entries[index].line;
+        a.text = (uint32_t)(list->entries[index].text - list->texts);
+    }
+    return a;
+}
 
 typedef struct span {
     u128 start, end;
@@ -138,8 +211,42 @@ static void emit(boundary_builder *b, u128 start, uint32_t index)
     b->count++;
 }
 
+static bool build_buckets(const u128 *starts, size_t count, bool v4, boundary_map *map)
+{
+    u128 first = starts[0], last = starts[count - 1];
+    u128 differ = {first.hi ^ last.hi, first.lo ^ last.lo};
+    int top = u128_highest_bit(differ);
+    int bits = 1;
+    while (bits < BUCKET_BITS_MAX && ((size_t)1 << bits) < count) {
+        bits++;
+    }
+    if (v4 && bits < top + 1 - 16) {
+        bits = top + 1 - 16; /* the bits below the bucket must fit in 16 */
+    }
+    if (bits > top + 1) {
+        bits = top + 1;
+    }
+    map->bucket_bits = bits;
+    map->bucket_shift = top + 1 - bits;
+    size_t buckets = (size_t)1 << bits;
+    map->buckets = malloc((buckets + 1) * sizeof(*map->buckets));
+    if (!map->buckets) {
+        return false;
+    }
+    size_t i = 0;
+    for (size_t bucket = 0; bucket < buckets; bucket++) {
+        while (i < count && u128_bits(starts[i], map->bucket_shift, bits) < bucket) {
+            i++;
+        }
+        map->buckets[bucket] = (uint32_t)i;
+    }
+    map->buckets[buckets] = (uint32_t)count;
+    return true;
+}
+
 /* spans: sorted with span_order, aligned blocks (nested or disjoint). */
-static bool build_boundaries(span *spans, size_t n, bool v4, boundary_map *map)
+static bool build_boundaries(const relay_list *list, span *spans, size_t n, bool v4,
+                             boundary_map *map)
 {
     boundary_builder b = {NULL, NULL, 0};
     if (n == 0) {
@@ -198,21 +305,32 @@ static bool build_boundaries(span *spans, size_t n, bool v4, boundary_map *map)
         kept++;
     }
     map->count = kept;
-    map->index = b.index;
-    if (v4) {
-        map->starts32 = malloc((kept ? kept : 1) * sizeof(*map->starts32));
-        if (!map->starts32) {
-            free(b.starts);
-            return false;
+    bool ok = kept < 2 || build_buckets(b.starts, kept, v4, map);
+    if (ok && v4) {
+        map->low4 = malloc((kept ? kept : 1) * sizeof(*map->low4));
+        ok = map->low4 != NULL;
+        uint32_t low_mask = (uint32_t)((UINT64_C(1) << map->bucket_shift) - 1);
+        for (size_t i = 0; ok && i < kept; i++) {
+            map->low4[i] = (uint16_t)(b.starts[i].lo & low_mask);
         }
-        for (size_t i = 0; i < kept; i++) {
-            map->starts32[i] = (uint32_t)b.starts[i].lo;
+        map->first4 = (uint32_t)b.starts[0].lo;
+        map->last4 = (uint32_t)b.starts[kept - 1].lo;
+        map->answer4 = malloc(kept * sizeof(*map->answer4));
+        ok = ok && map->answer4 != NULL;
+        for (size_t i = 0; ok && i < kept; i++) {
+            map->answer4[i] = answer_of(list, b.index[i]);
         }
-        free(b.starts);
-    } else {
-        map->starts128 = b.starts;
+    } else if (ok) {
+        map->v6 = malloc((kept ? kept : 1) * sizeof(*map->v6));
+        ok = map->v6 != NULL;
+        for (size_t i = 0; ok && i < kept; i++) {
+            map->v6[i].start = b.starts[i];
+            map->v6[i].answer = answer_of(list, b.index[i]);
+        }
     }
-    return true;
+    free(b.starts);
+    free(b.index);
+    return ok;
 }
 
 static int group_order(const void *pa, const void *pb)
@@ -232,24 +350,35 @@ static int group_order(const void *pa, const void *pb)
 static int group_min_order(const void *pa, const void *pb)
 {
     const mask_group *a = pa, *b = pb;
-    return a->min_index < b->min_index ? -1 : a->min_index > b->min_index;
+    return a->min_line < b->min_line ? -1 : a->min_line > b->min_line;
 }
 
-static void group_insert(mask_group *g, u128 net, uint32_t index)
+static void group_insert(mask_group *g, u128 net, answer a)
 {
     size_t at = u128_hash(net) & (g->slots - 1);
-    while (g->values[at] != NONE) {
-        if (u128_eq(g->keys[at], net)) {
-            return; /* an earlier line has the same net: it is the answer */
+    if (g->v4) {
+        while (g->v4[at].answer.line != NONE) {
+            if (g->v4[at].key == (uint32_t)net.lo) {
+                return; /* an earlier line has the same net: it is the answer */
+            }
+            at = (at + 1) & (g->slots - 1);
+        }
+        g->v4[at].key = (uint32_t)net.lo;
+        g->v4[at].answer = a;
+        return;
+    }
+    while (g->v6[at].answer.line != NONE) {
+        if (u128_eq(g->v6[at].key, net)) {
+            return;
         }
         at = (at + 1) & (g->slots - 1);
     }
-    g->keys[at] = net;
-    g->values[at] = index;
+    g->v6[at].key = net;
+    g->v6[at].answer = a;
 }
 
 /* items: (mask, net, index) as (start, end, index), sorted with group_order. */
-static bool build_groups(span *items, size_t n, family_matcher *m)
+static bool build_groups(const relay_list *list, span *items, size_t n, bool v4, family_matcher *m)
 {
     size_t groups = 0;
     for (size_t i = 0; i < n; i++) {
@@ -277,22 +406,31 @@ static bool build_groups(span *items, size_t n, family_matcher *m)
         }
         mask_group *grp = &m->groups[g++];
         grp->mask = items[i].start;
-        grp->min_index = min_index;
+        grp->min_line = answer_of(list, min_index).line;
         grp->slots = 4;
         while (grp->slots < 2 * (j - i)) {
             grp->slots *= 2;
         }
-        grp->keys = malloc(grp->slots * sizeof(*grp->keys));
-        grp->values = malloc(grp->slots * sizeof(*grp->values));
-        if (!grp->keys || !grp->values) {
-            return false;
-        }
-        for (size_t s = 0; s < grp->slots; s++) {
-            grp->values[s] = NONE;
+        if (v4) {
+            grp->v4 = malloc(grp->slots * sizeof(*grp->v4));
+            if (!grp->v4) {
+                return false;
+            }
+            for (size_t s = 0; s < grp->slots; s++) {
+                grp->v4[s].answer.line = NONE;
+            }
+        } else {
+            grp->v6 = malloc(grp->slots * sizeof(*grp->v6));
+            if (!grp->v6) {
+                return false;
+            }
+            for (size_t s = 0; s < grp->slots; s++) {
+                grp->v6[s].answer.line = NONE;
+            }
         }
         /* Sorted by net then index: the first of equal nets is the lowest line. */
         for (size_t k = i; k < j; k++) {
-            group_insert(grp, items[k].end, items[k].index);
+            group_insert(grp, items[k].end, answer_of(list, items[k].index));
         }
         i = j;
     }
@@ -345,8 +483,8 @@ static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
         }
         qsort(spans, contiguous, sizeof(*spans), span_order);
         qsort(items, scattered, sizeof(*items), group_order);
-        ok = build_boundaries(spans, contiguous, family == IMS_AF_INET4, &m->map) &&
-             build_groups(items, scattered, m);
+        ok = build_boundaries(list, spans, contiguous, family == IMS_AF_INET4, &m->map) &&
+             build_groups(list, items, scattered, family == IMS_AF_INET4, m);
     }
     free(spans);
     free(items);
@@ -355,12 +493,13 @@ static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
 
 static void free_family(family_matcher *m)
 {
-    free(m->map.starts32);
-    free(m->map.starts128);
-    free(m->map.index);
+    free(m->map.low4);
+    free(m->map.answer4);
+    free(m->map.v6);
+    free(m->map.buckets);
     for (size_t g = 0; g < m->group_count; g++) {
-        free(m->groups[g].keys);
-        free(m->groups[g].values);
+        free(m->groups[g].v4);
+        free(m->groups[g].v6);
     }
     free(m->groups);
 }
@@ -403,9 +542,16 @@ relay_list *relay_list_build(const ims_list *source, ims_diag_list *diags)
     }
     bool readable = source->state == IMS_VALUE_OK || source->state == IMS_VALUE_COERCED;
     size_t lines = readable && source->lines ? source->count : 0;
-    /* Entry indexes are 32-bit; no registry value holds that many lines. */
-    if (lines >= NONE) {
-        lines = NONE - 1;
+    /* Bounded so that line numbers and text offsets fit 32 bits (lines are at most
+     * RELAY_LINE_MAX characters). The lines beyond are not read: they count as invalid. */
+    size_t beyond = 0;
+    if (lines > RELAY_LIST_LINES_MAX) {
+        beyond = lines - RELAY_LIST_LINES_MAX;
+        lines = RELAY_LIST_LINES_MAX;
+        list->invalid = beyond;
+        ims_diag_add(diags, IMS_SEV_ERROR, name, 0, NULL,
+                     "%s has %lu lines; only the first %lu are read", name,
+                     (unsigned long)(lines + beyond), (unsigned long)RELAY_LIST_LINES_MAX);
     }
     list->entries = malloc((lines ? lines : 1) * sizeof(*list->entries));
     size_t *offsets = malloc((lines ? lines : 1) * sizeof(*offsets));
@@ -478,47 +624,80 @@ relay_list *relay_list_build(const ims_list *source, ims_diag_list *diags)
 
 /* ---- lookups ------------------------------------------------------------------------- */
 
-static uint32_t boundary_find(const boundary_map *map, u128 x, bool v4)
+static answer boundary_find(const boundary_map *map, u128 x)
 {
-    size_t lo = 0, hi = map->count;
-    if (v4) {
+    const answer none = {NONE, 0};
+    if (map->count == 0) {
+        return none;
+    }
+    size_t last = map->count - 1;
+    /* Below the first start: nothing; from the last start on: the last answer; in between,
+     * x shares the bits above the bucket with every start. */
+    if (map->answer4) {
         uint32_t key = (uint32_t)x.lo;
+        if (key < map->first4) {
+            return none;
+        }
+        if (key >= map->last4) {
+            return map->answer4[last];
+        }
+        uint32_t bucket = u128_bits(x, map->bucket_shift, map->bucket_bits);
+        uint16_t low = (uint16_t)u128_bits(x, 0, map->bucket_shift);
+        size_t lo = map->buckets[bucket], hi = map->buckets[bucket + 1];
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            if (map->starts32[mid] <= key) {
+            if (map->low4[mid] <= low) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-    } else {
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (u128_cmp(map->starts128[mid], x) <= 0) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+        /* lo is the first start above x; every start before it is at or below x (lo > 0:
+         * the first start is). */
+        return map->answer4[lo - 1];
+    }
+    if (u128_cmp(x, map->v6[0].start) < 0) {
+        return none;
+    }
+    if (u128_cmp(x, map->v6[last].start) >= 0) {
+        return map->v6[last].answer;
+    }
+    uint32_t bucket = u128_bits(x, map->bucket_shift, map->bucket_bits);
+    size_t lo = map->buckets[bucket], hi = map->buckets[bucket + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (u128_cmp(map->v6[mid].start, x) <= 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    return lo == 0 ? NONE : map->index[lo - 1];
+    return map->v6[lo - 1].answer;
 }
 
-static uint32_t group_find(const mask_group *g, u128 x)
+static answer group_find(const mask_group *g, u128 x)
 {
     u128 key = u128_and(x, g->mask);
     size_t at = u128_hash(key) & (g->slots - 1);
-    while (g->values[at] != NONE) {
-        if (u128_eq(g->keys[at], key)) {
-            return g->values[at];
+    if (g->v4) {
+        for (;; at = (at + 1) & (g->slots - 1)) {
+            const slot4 *s = &g->v4[at];
+            if (s->answer.line == NONE || s->key == (uint32_t)key.lo) {
+                return s->answer;
+            }
         }
-        at = (at + 1) & (g->slots - 1);
     }
-    return NONE;
+    for (;; at = (at + 1) & (g->slots - 1)) {
+        const slot6 *s = &g->v6[at];
+        if (s->answer.line == NONE || u128_eq(s->key, key)) {
+            return s->answer;
+        }
+    }
 }
 
-size_t relay_list_match(const relay_list *list, const ims_addr *address)
+static answer find(const relay_list *list, const ims_addr *address)
 {
+    const answer none = {NONE, 0};
     ims_addr a = ims_addr_normalized(address);
     const family_matcher *m;
     if (a.family == IMS_AF_INET4) {
@@ -526,17 +705,48 @@ size_t relay_list_match(const relay_list *list, const ims_addr *address)
     } else if (a.family == IMS_AF_INET6) {
         m = &list->v6;
     } else {
-        return RELAY_NO_MATCH;
+        return none;
     }
     u128 x = u128_of(&a);
-    uint32_t best = boundary_find(&m->map, x, a.family == IMS_AF_INET4);
-    for (size_t g = 0; g < m->group_count && m->groups[g].min_index < best; g++) {
-        uint32_t found = group_find(&m->groups[g], x);
-        if (found < best) {
+    answer best = boundary_find(&m->map, x);
+    for (size_t g = 0; g < m->group_count && m->groups[g].min_line < best.line; g++) {
+        answer found = group_find(&m->groups[g], x);
+        if (found.line < best.line) {
             best = found;
         }
     }
-    return best == NONE ? RELAY_NO_MATCH : best;
+    return best;
+}
+
+bool relay_list_lookup(const relay_list *list, const ims_addr *address, uint32_t *line,
+                       const char **text)
+{
+    answer a = find(list, address);
+    if (a.line == NONE) {
+        return false;
+    }
+    *line = a.line;
+    *text = list->texts + a.text;
+    return true;
+}
+
+size_t relay_list_match(const relay_list *list, const ims_addr *address)
+{
+    answer a = find(list, address);
+    if (a.line == NONE) {
+        return RELAY_NO_MATCH;
+    }
+    /* Entries are in line order. */
+    size_t lo = 0, hi = list->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (list->entries[mid].line < a.line) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
 }
 
 size_t relay_list_match_linear(const relay_list *list, const ims_addr *address)

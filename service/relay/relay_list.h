@@ -16,6 +16,7 @@
 #ifndef IMSRELAY_RELAY_RELAY_LIST_H
 #define IMSRELAY_RELAY_RELAY_LIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,9 @@
 
 /* At most this many diagnostics per list name single lines; the rest are counted in one. */
 #define RELAY_LIST_DIAG_LINES 100
+
+/* Lines beyond this many are not read and count as invalid lines (an error). */
+#define RELAY_LIST_LINES_MAX 10000000u
 
 #define RELAY_NO_MATCH SIZE_MAX
 
@@ -51,6 +55,12 @@ size_t relay_list_invalid_lines(const relay_list *list); /* lines rejected */
 /* The rules in line order (blank, comment and invalid lines are not entries). */
 size_t relay_list_count(const relay_list *list);
 const relay_entry *relay_list_entry(const relay_list *list, size_t index);
+
+/* The lowest-numbered line matching address: its number and its text (owned by the list).
+ * False when no line matches. address is normalized first (an IPv4-mapped IPv6 address is
+ * looked up as IPv4). This is what relay_decide uses: it touches no per-entry data. */
+bool relay_list_lookup(const relay_list *list, const ims_addr *address, uint32_t *line,
+                       const char **text);
 
 /* Index of the entry with the lowest line number matching address, or RELAY_NO_MATCH.
  * address is normalized first (an IPv4-mapped IPv6 address is looked up as IPv4). */

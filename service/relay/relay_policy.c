@@ -171,17 +171,22 @@ void relay_policy_free(relay_policy *policy)
     free(policy);
 }
 
-static void decided_by(relay_verdict *out, bool allowed, relay_step step, const relay_list *list,
-                       size_t index)
+static void decided_by(relay_verdict *out, bool allowed, relay_step step)
 {
     out->allowed = allowed;
     out->step = step;
-    if (list) {
-        const relay_entry *e = relay_list_entry(list, index);
-        out->value = relay_list_name(list);
-        out->line = e->line;
-        out->text = e->text;
+}
+
+/* A list step: true (and the verdict names the line) when the list matches address. */
+static bool list_decides(const relay_list *list, const ims_addr *address, bool allowed,
+                         relay_step step, relay_verdict *out)
+{
+    if (!relay_list_lookup(list, address, &out->line, &out->text)) {
+        return false;
     }
+    out->value = relay_list_name(list);
+    decided_by(out, allowed, step);
+    return true;
 }
 
 void relay_decide(const relay_policy *policy, const ims_addr *client, const ims_addr *local,
@@ -199,41 +204,33 @@ void relay_decide(const relay_policy *policy, const ims_addr *client, const ims_
 
     if (policy->fail_closed) {
         out->fail_reason = policy->fail_reason;
-        decided_by(out, false, RELAY_STEP_FAIL_CLOSED, NULL, 0);
+        decided_by(out, false, RELAY_STEP_FAIL_CLOSED);
         return;
     }
     uint32_t bits = policy->flags & RELAY_KNOWN_BITS;
-    size_t hit;
-    if (bits & RELAY_BIT1_DENY_LIST) {
-        const relay_list *deny = policy->lists[RELAY_DENY_LIST];
-        if ((hit = relay_list_match(deny, &out->client)) != RELAY_NO_MATCH) {
-            decided_by(out, false, RELAY_STEP_DENY_LIST, deny, hit);
-            return;
-        }
+    if ((bits & RELAY_BIT1_DENY_LIST) && list_decides(policy->lists[RELAY_DENY_LIST], &out->client,
+                                                      false, RELAY_STEP_DENY_LIST, out)) {
+        return;
     }
-    if (bits & RELAY_BIT2_ALLOW_LIST) {
-        const relay_list *allow = policy->lists[RELAY_ALLOW_LIST];
-        if ((hit = relay_list_match(allow, &out->client)) != RELAY_NO_MATCH) {
-            decided_by(out, true, RELAY_STEP_ALLOW_LIST, allow, hit);
-            return;
-        }
+    if ((bits & RELAY_BIT2_ALLOW_LIST) &&
+        list_decides(policy->lists[RELAY_ALLOW_LIST], &out->client, true, RELAY_STEP_ALLOW_LIST,
+                     out)) {
+        return;
     }
-    if ((bits & RELAY_BIT3_LOCAL_IP_LIST) && policy->local_ip_list_in_effect && local) {
-        const relay_list *list = policy->lists[RELAY_LOCAL_IP_LIST];
-        if ((hit = relay_list_match(list, &out->local)) != RELAY_NO_MATCH) {
-            decided_by(out, true, RELAY_STEP_LOCAL_IP_LIST, list, hit);
-            return;
-        }
+    if ((bits & RELAY_BIT3_LOCAL_IP_LIST) && policy->local_ip_list_in_effect && local &&
+        list_decides(policy->lists[RELAY_LOCAL_IP_LIST], &out->local, true,
+                     RELAY_STEP_LOCAL_IP_LIST, out)) {
+        return;
     }
     if ((bits & RELAY_BIT4_AUTHENTICATED) && authenticated) {
-        decided_by(out, true, RELAY_STEP_AUTHENTICATED, NULL, 0);
+        decided_by(out, true, RELAY_STEP_AUTHENTICATED);
         return;
     }
     if (bits == RELAY_BIT1_DENY_LIST) {
-        decided_by(out, true, RELAY_STEP_ONLY_BIT1, NULL, 0);
+        decided_by(out, true, RELAY_STEP_ONLY_BIT1);
         return;
     }
-    decided_by(out, false, RELAY_STEP_DEFAULT_DENY, NULL, 0);
+    decided_by(out, false, RELAY_STEP_DEFAULT_DENY);
 }
 
 uint32_t relay_policy_flags(const relay_policy *policy)

@@ -1,4 +1,5 @@
 #include "smtp_address.h"
+#include "smtp_ascii.h"
 
 #include <string.h>
 
@@ -28,19 +29,6 @@ static bool is_hex(unsigned char c)
 static bool is_atext(unsigned char c)
 {
     return is_let_dig(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-}
-
-static bool equal_nocase(const char *a, const char *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-            return false;
-    return true;
 }
 
 /* Domain = sub-domain *("." sub-domain), sub-domain = Let-dig [Ldh-str]. Returns the
@@ -143,7 +131,7 @@ static bool is_address_literal(const char *s, size_t len)
 {
     if (is_ipv4(s, len))
         return true;
-    if (len > 5 && equal_nocase(s, "IPv6:", 5))
+    if (len > 5 && smtp_equal_nocase(s, "IPv6:", 5))
         return is_ipv6(s + 5, len - 5);
     /* General-address-literal: Standardized-tag ":" 1*dcontent. */
     size_t tag = 0;
@@ -255,7 +243,7 @@ smtp_path_status smtp_path_parse(const char *text, size_t len, unsigned flags, s
     if (pos < limit && text[pos] == '>') {
         /* Only "<postmaster>" may go without a domain (RFC 5321 4.5.1). */
         if (!(flags & SMTP_PATH_ALLOW_POSTMASTER) || quoted || out->source_route || local != 10 ||
-            !equal_nocase(text + start, "postmaster", 10))
+            !smtp_equal_nocase(text + start, "postmaster", 10))
             return SMTP_PATH_SYNTAX;
         memcpy(out->mailbox, text + start, local);
         out->length = local;
@@ -321,7 +309,7 @@ static bool domain_listed(const char *domain, size_t len, const char *entry)
         return false;
     if (entry[n - 1] == '.')
         n--;
-    return n == len && equal_nocase(domain, entry, len);
+    return n == len && smtp_equal_nocase(domain, entry, len);
 }
 
 smtp_rcpt_class smtp_recipient_classify(const smtp_path *path, const char *const *local_domains,
@@ -331,7 +319,7 @@ smtp_rcpt_class smtp_recipient_classify(const smtp_path *path, const char *const
         return SMTP_RCPT_RELAY;
     if (path->domain_offset >= path->length) {
         return (!path->quoted_local && path->length == 10 &&
-                equal_nocase(path->mailbox, "postmaster", 10))
+                smtp_equal_nocase(path->mailbox, "postmaster", 10))
                        ? SMTP_RCPT_LOCAL
                        : SMTP_RCPT_RELAY;
     }

@@ -105,20 +105,6 @@ void smtp_secure_zero(void *p, size_t n)
         *v++ = 0;
 }
 
-bool smtp_equal_nocase(const char *a, const char *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
 bool smtp_phase_is_auth(smtp_phase phase)
 {
     return phase == SMTP_PHASE_AUTH_PLAIN || phase == SMTP_PHASE_AUTH_LOGIN_USER ||

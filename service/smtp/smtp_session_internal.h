@@ -3,18 +3,25 @@
 #ifndef IMSRELAY_SMTP_SESSION_INTERNAL_H
 #define IMSRELAY_SMTP_SESSION_INTERNAL_H
 
+#include "smtp_ascii.h"
 #include "smtp_data.h"
 #include "smtp_session.h"
 
 /* Output is bounded: a step (one command line, or the end of a message) runs only when
- * SMTP_STEP_ROOM bytes are free. No step queues more than SMTP_STEP_REPLY_MAX bytes, so a
- * final 421 (at most SMTP_FINAL_REPLY_MAX) always fits after it. */
+ * SMTP_STEP_ROOM bytes are free. No step queues more than SMTP_STEP_REPLY_MAX bytes (the
+ * longest is EHLO: 7 lines, the first at most SMTP_REPLY_LINE_MAX), so a final 421 (at most
+ * SMTP_FINAL_REPLY_MAX) always fits after it. */
 #define SMTP_OUTPUT_CAPACITY  4096
 #define SMTP_STEP_ROOM        1536
 #define SMTP_STEP_REPLY_MAX   1024
 #define SMTP_FINAL_REPLY_MAX  400
 #define SMTP_REPLY_LINE_MAX   512 /* one reply line without CRLF */
 #define SMTP_STAGING_CAPACITY 8192
+
+_Static_assert(SMTP_STEP_ROOM >= SMTP_STEP_REPLY_MAX + SMTP_FINAL_REPLY_MAX,
+               "a final 421 must fit after any step");
+_Static_assert(SMTP_STEP_REPLY_MAX >= SMTP_REPLY_LINE_MAX + 2 + 6 * 32,
+               "the EHLO reply must fit in one step");
 
 typedef enum smtp_phase {
     SMTP_PHASE_COMMAND = 0,     /* reading command lines */
@@ -99,6 +106,5 @@ void smtp_auth_response(smtp_session *s, const char *line, size_t len);
 void smtp_auth_abandon(smtp_session *s);
 
 bool smtp_phase_is_auth(smtp_phase phase);
-bool smtp_equal_nocase(const char *a, const char *b, size_t len);
 
 #endif

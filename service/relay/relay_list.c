@@ -90,24 +90,24 @@ static size_t u128_hash(u128 v)
     return (size_t)mix64(v.lo ^ mix64(v.hi));
 }
 
-/* Addresses sorted into boundaries: from starts[i] up to starts[i + 1] - 1 the best
- * (lowest-numbered) matching entry is index[i] (NONE: no entry). Below starts[0]: none.
- *
- * A radix table narrows the binary search to a few neighbours: all starts share their
- * leading bits (those above the highest bit in which the first and last start differ); the
- * next bucket_bits bits of an address choose a bucket, and buckets[b] is the first
- * boundary whose start falls in bucket b or later. */
-#define BUCKET_BITS_MAX 16
-
-/* IPv6 keeps start and answer side by side. IPv4 uses at most 2^16 buckets (a table that
- * stays in cache) and keeps only the 16 bits below the bucket of each start (the bits above
- * are the bucket's), so that one cache line holds a whole bucket's keys. */
 /* What a lookup answers: the line and where its text is, so that a decision needs no
  * further memory access (entries[] of a big list is far away in memory). */
 typedef struct answer {
     uint32_t line; /* NONE: no line matches */
     uint32_t text; /* offset in relay_list.texts */
 } answer;
+
+/* Contiguous-mask rules as sorted boundaries: from start i up to start i + 1 - 1, the
+ * answer is answer i (the lowest-numbered line covering those addresses, or none). Below
+ * the first start: none.
+ *
+ * A radix table narrows the search to a few neighbours: all starts share the bits above the
+ * highest bit in which the first and last start differ; the next bucket_bits bits of an
+ * address choose a bucket, and buckets[b] is the first boundary whose start falls in bucket
+ * b or later. IPv4 uses up to 2^16 buckets (a table small enough to stay in cache) and
+ * keeps only the bits of each start below its bucket, 16 at most, so one cache line holds a
+ * bucket's keys. IPv6 keeps whole starts next to their answers. */
+#define BUCKET_BITS_MAX 16
 
 typedef struct boundary6 {
     u128 start;
@@ -116,7 +116,7 @@ typedef struct boundary6 {
 
 typedef struct boundary_map {
     size_t count;
-    uint16_t *low4;  /* IPv4: bits [0, bucket_shift) of each start (bucket_shift <= 16) */
+    uint16_t *low4;  /* IPv4: bits [0, bucket_shift) of each start */
     answer *answer4; /* IPv4: the answer from each start on */
     uint32_t first4, last4;
     boundary6 *v6;

@@ -12,7 +12,7 @@
 
 IMS_KEY='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 # The event a live reload reports (IMS_EVENT_CONFIG_RELOADED, its first insertion string).
-IMS_RELOADED_PATTERN='ReportEventW L"the registry values under Parameters changed"'
+IMS_RELOADED_PATTERN='trace:eventlog:ReportEventW L"the registry values under Parameters changed"'
 
 ims_begin() {
     local name=$1

@@ -234,6 +234,26 @@ static void example_selected_interfaces(void **state)
     release(&b);
 }
 
+/* Multi-homed over IPv6 too: the local address a client reached, in either family. */
+static void local_ip_list_in_both_families(void **state)
+{
+    (void)state;
+    ims_config cfg = fixture_config(4);
+    set_list(&cfg.relay_local_ip_list, "2001:db8:1::25", "192.0.2.25");
+    built b = build(&cfg);
+    relay_verdict v = decide(&b, "2001:db8:9::1", "2001:db8:1::25", false);
+    assert_true(v.allowed);
+    assert_int_equal(v.line, 1);
+    v = decide(&b, "203.0.113.5", "::ffff:192.0.2.25", false); /* dual-stack socket */
+    assert_true(v.allowed);
+    assert_int_equal(v.line, 2);
+    assert_says(&v, "allowed: 203.0.113.5 connected to 192.0.2.25, which RelayLocalIPList line "
+                    "2 (192.0.2.25) matches, and bit 3 of RelayFlags is set with IP forwarding "
+                    "off");
+    assert_false(decide(&b, "203.0.113.5", "2001:db8:1::26", false).allowed);
+    release(&b);
+}
+
 /* "Allow authenticated clients to relay." */
 static void example_authenticated(void **state)
 {
@@ -628,6 +648,7 @@ int main(void)
             cmocka_unit_test(example_not_allowed_are_denied),
             cmocka_unit_test(example_subnet_except_subset),
             cmocka_unit_test(example_selected_interfaces),
+            cmocka_unit_test(local_ip_list_in_both_families),
             cmocka_unit_test(example_authenticated),
             cmocka_unit_test(only_bit1_means_the_four_low_bits),
             cmocka_unit_test(deny_list_checked_before_every_allow),

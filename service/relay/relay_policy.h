@@ -78,7 +78,8 @@ relay_policy *relay_policy_build(const ims_config *cfg, ims_diag_list *diags);
 void relay_policy_free(relay_policy *policy);
 
 /* Decides whether client may relay. local: the address the client connected to, or NULL
- * when unknown (then RelayLocalIPList cannot allow). */
+ * when unknown (then RelayLocalIPList cannot allow). The verdict points into the policy:
+ * it is valid as long as the policy is. Touches no shared mutable state. */
 void relay_decide(const relay_policy *policy, const ims_addr *client, const ims_addr *local,
                   bool authenticated, relay_verdict *out);
 
@@ -88,8 +89,8 @@ void relay_decide(const relay_policy *policy, const ims_addr *client, const ims_
 size_t relay_verdict_describe(const relay_verdict *verdict, char *buf, size_t size);
 
 /* The effective rules in words, for `imsrelay check` and the service-started event, e.g.
- * "deny list, allow list; local-IP list ignored: IP forwarding is on" or "none: every
- * relay is denied (RelayFlags is 0 or absent)". */
+ * "deny list, allow list; local-IP list ignored: IP forwarding is on", "deny list; every
+ * client not denied may relay" or "none: every relay is denied (RelayFlags is absent)". */
 size_t relay_policy_describe(const relay_policy *policy, char *buf, size_t size);
 
 const char *relay_step_name(relay_step step); /* "deny list", "fail closed", ... */

@@ -9,11 +9,10 @@
  * `sc query MSExchangeIMC` shows them. README.md documents each; never renumber. */
 enum svc_exit {
     SVC_EXIT_OK = 0,
-    SVC_EXIT_LISTEN_FAILED = 1,  /* a listening address or the port is taken or invalid */
-    SVC_EXIT_NO_LISTENER = 2,    /* no usable listening address at all */
-    SVC_EXIT_OUT_OF_MEMORY = 3,  /* configuration or snapshot could not be built */
-    SVC_EXIT_SYSTEM = 4,         /* a Windows facility failed (Winsock, threads, events) */
-    SVC_EXIT_REGISTRY_WATCH = 5, /* the Parameters key cannot be opened for reading */
+    SVC_EXIT_LISTEN_FAILED = 1, /* a listening address or the port is taken or invalid */
+    SVC_EXIT_NO_LISTENER = 2,   /* no usable listening address at all */
+    SVC_EXIT_OUT_OF_MEMORY = 3, /* configuration or snapshot could not be built */
+    SVC_EXIT_SYSTEM = 4,        /* a Windows facility failed (Winsock, threads, events) */
 };
 
 /* Wait hint for every pending report: the longest a single start or stop step may take. */

@@ -15,14 +15,15 @@ postfix_ensure_installed() {
     fi
     local sudo=
     [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    if apt-get -s install --no-install-recommends postfix 2>/dev/null | grep -q '^Remv'; then
+        echo "bench: postfix would replace this machine's mail server; install it yourself" >&2
+        return 1
+    fi
     echo "bench: installing postfix (No configuration, nothing started)" >&2
     echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postfix \
-        >/dev/null || {
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-            postfix >/dev/null
-    }
+        >/dev/null
 }
 
 # postfix_configure DIR PORT ALLOW_CIDRS [DENY_CIDR_FILE]: writes main.cf and master.cf.

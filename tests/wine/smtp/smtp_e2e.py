@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""End to end: the installed imsrelay service under Wine, driven by real SMTP clients
+(Python's smtplib and swaks) from many 127.x source addresses to several 127.x local
+addresses, the way mail clients and other servers use it.
+
+Environment (set by smtp_e2e.sh): WINE, WINEPREFIX, E2E_EXE (Windows path of the installed
+exe), E2E_EVENTS (the event log capture), IMSRELAY_PORT, IMSRELAY_MAILROOT (Unix path of
+MailRoot).
+"""
+import base64
+import glob
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import smtplib
+
+WINE = os.environ["WINE"]
+EXE = os.environ["E2E_EXE"]
+EVENTS = os.environ["E2E_EVENTS"]
+PORT = int(os.environ["IMSRELAY_PORT"])
+MAILROOT = os.environ["IMSRELAY_MAILROOT"]
+KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters"
+
+failures = []
+checks = 0
+
+
+def check(condition, what):
+    global checks
+    checks += 1
+    if condition:
+        print(f"ok: {what}", flush=True)
+    else:
+        print(f"FAIL: {what}", flush=True)
+        failures.append(what)
+
+
+def wine(*args, stdin=None):
+    return subprocess.run([WINE, *args], input=stdin, capture_output=True, text=True,
+                          env=dict(os.environ, WINEDEBUG="-all"), timeout=120)
+
+
+def reg_dword(name, value):
+    wine("reg", "add", KEY, "/v", name, "/t", "REG_DWORD", "/d", str(value), "/f")
+
+
+def reg_multi(name, *lines):
+    wine("reg", "add", KEY, "/v", name, "/t", "REG_MULTI_SZ", "/d", "\\0".join(lines), "/f")
+
+
+def reg_delete(name):
+    wine("reg", "delete", KEY, "/v", name, "/f")
+
+
+def client(source, local="127.0.0.1"):
+    """An SMTP client connecting from `source` to the server's address `local`."""
+    c = smtplib.SMTP(timeout=30, source_address=(source, 0))
+    c.connect(local, PORT)
+    return c
+
+
+def rcpt(source, recipient, local="127.0.0.1", auth=None, helo="client.test"):
+    """The reply to RCPT TO:<recipient> in a fresh session from source."""
+    c = client(source, local)
+    try:
+        c.ehlo(helo)
+        if auth:
+            c.login(*auth)
+        code, _ = c.mail("sender@client.test")
+        assert code == 250, code
+        return c.rcpt(recipient)
+    finally:
+        try:
+            c.quit()
+        except Exception:
+            c.close()
+
+
+def eventually(predicate, seconds=20):
+    """For a live reload: the service applies a registry change within moments."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def spool_files(folder):
+    return sorted(glob.glob(os.path.join(MAILROOT, folder, "*.eml")))
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def events_text():
+    with open(EVENTS, "r", errors="replace") as f:
+        return f.read()
+
+
+def event_lines_with(*needles):
+    return [l for l in events_text().splitlines() if all(n in l for n in needles)]
+
+
+def send(source, recipients, body, local="127.0.0.1", auth=None):
+    c = client(source, local)
+    try:
+        c.ehlo("client.test")
+        if auth:
+            c.login(*auth)
+        return c.sendmail("sender@client.test", recipients, body)
+    finally:
+        c.quit()
+
+
+def raw_session(source, chunks, local="127.0.0.1", wait=3.0):
+    """Sends raw bytes, returns everything the server answered."""
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(wait)
+    s.connect((local, PORT))
+    out = b""
+    try:
+        out += s.recv(4096)
+        for chunk in chunks:
+            s.sendall(chunk)
+            time.sleep(0.05)
+        end = time.time() + wait
+        while time.time() < end:
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        s.close()
+    return out.decode("latin-1")
+
+
+MSG = b"Subject: test\r\n\r\nHello.\r\n"
+
+
+def test_article_examples():
+    # Example 3 of the article: the subnet, except a subset.
+    reg_dword("RelayFlags", 3)
+    reg_multi("RelayAllowList", "127.0.1.0;255.255.255.0")
+    reg_multi("RelayDenyList", "127.0.1.0;255.255.255.248")
+    check(eventually(lambda: rcpt("127.0.1.9", "bob@far.test")[0] == 250),
+          "allow list: 127.0.1.9 may relay (RelayFlags 3)")
+    eventually(lambda: rcpt("127.0.1.4", "bob@far.test")[0] == 550)  # the deny list is read too
+    code, text = rcpt("127.0.1.3", "bob@far.test")
+    check(code == 550 and b"5.7.1 <bob@far.test>... relaying prohibited" in text,
+          f"deny list subset: 127.0.1.3 gets 550 5.7.1 relaying prohibited ({code} {text!r})")
+    check(eventually(lambda: event_lines_with("127.0.1.3")),
+          "the denial is in the Application Event Log with the client address")
+    check(eventually(lambda: event_lines_with("bob@far.test")),
+          "the denial event names the recipient")
+    check(eventually(lambda: event_lines_with("RelayDenyList line 1")),
+          "the denial event names the rule that decided")
+    code, _ = rcpt("127.0.2.1", "bob@far.test")
+    check(code == 550, "a client on no list is denied")
+
+    # An allowed relay is queued; local mail is dropped.
+    before = len(spool_files("Queue"))
+    send("127.0.1.20", ["carol@far.test"], MSG)
+    queued = spool_files("Queue")
+    check(len(queued) == before + 1, "an accepted relayed message is in Queue")
+    data = read(queued[-1]) if queued else b""
+    check(b"X-Receiver: <carol@far.test>" in data and data.endswith(MSG),
+          "the queued file holds the envelope and the whole message")
+    check(b"Received: from client.test" in data and b"[127.0.1.20]" in data,
+          "the queued file has a Received header with the client address")
+
+    # Example 1: only the deny list.
+    reg_dword("RelayFlags", 1)
+    check(eventually(lambda: rcpt("127.0.2.1", "bob@far.test")[0] == 250),
+          "RelayFlags 1: a client not denied may relay")
+    check(rcpt("127.0.1.5", "bob@far.test")[0] == 550, "RelayFlags 1: a denied client may not")
+
+    # Example 2: only the allow list.
+    reg_dword("RelayFlags", 2)
+    check(eventually(lambda: rcpt("127.0.2.1", "bob@far.test")[0] == 550),
+          "RelayFlags 2: a client not allowed is denied")
+    check(rcpt("127.0.1.5", "bob@far.test")[0] == 250,
+          "RelayFlags 2: the deny list is not in effect")
+
+    # RelayFlags 0 (and absent): every relay denied, local mail still accepted.
+    reg_dword("RelayFlags", 0)
+    check(eventually(lambda: rcpt("127.0.1.9", "bob@far.test")[0] == 550),
+          "RelayFlags 0: every relay is denied")
+    check(rcpt("127.0.1.9", "alice@example.com")[0] == 250,
+          "RelayFlags 0: local recipients are still accepted")
+
+
+def test_local_recipients_and_tricks():
+    reg_dword("RelayFlags", 2)
+    reg_multi("RelayAllowList", "127.0.1.0;255.255.255.0")
+    eventually(lambda: rcpt("127.0.1.9", "x@far.test")[0] == 250)
+    for r in ("alice@example.com", "ALICE@EXAMPLE.COM", "postmaster", "Postmaster"):
+        check(rcpt("127.0.9.9", r)[0] == 250, f"local recipient {r} accepted from anyone")
+    tricks = ["bob%far.test@example.com", "far.test!bob", "far.test!bob@example.com",
+              "@example.com:bob@far.test", '"bob@far.test"@example.com',
+              "bob@[127.0.0.1]"]
+    for r in tricks:
+        code, _ = rcpt("127.0.9.9", r)
+        check(code in (550, 501), f"relay trick {r} is not local ({code})")
+    c = client("127.0.9.9")
+    c.ehlo("client.test")
+    c.mail("a@client.test")
+    code, _ = c.docmd("RCPT TO:<bob@far.test@example.com>")
+    check(code in (501, 550), f"a double @ is refused ({code})")
+    c.quit()
+
+    before = len(spool_files("Drop"))
+    refused = {}
+    c = client("127.0.9.9")
+    c.ehlo("client.test")
+    try:
+        refused = c.sendmail("s@client.test", ["alice@example.com", "bob@far.test"], MSG)
+    finally:
+        c.quit()
+    check("bob@far.test" in refused and refused["bob@far.test"][0] == 550,
+          "in one transaction, the relay recipient is refused ...")
+    drops = spool_files("Drop")
+    check(len(drops) == before + 1 and b"X-Receiver: <alice@example.com>" in read(drops[-1]),
+          "... and the local one still gets the message")
+
+
+def test_local_ip_list():
+    reg_dword("RelayFlags", 4)
+    reg_multi("RelayLocalIPList", "127.0.0.77")
+    check(eventually(lambda: rcpt("127.0.3.3", "bob@far.test", local="127.0.0.77")[0] == 250),
+          "bit 3: a client connected to a listed local address may relay")
+    check(rcpt("127.0.3.3", "bob@far.test", local="127.0.0.1")[0] == 550,
+          "bit 3: the same client on another local address may not")
+    wine("reg", "add", r"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters", "/v",
+         "IPEnableRouter", "/t", "REG_DWORD", "/d", "1", "/f")
+    check(eventually(lambda: rcpt("127.0.3.3", "bob@far.test", local="127.0.0.77")[0] == 550),
+          "bit 3 with IP forwarding on: the local-IP list is not in effect")
+    wine("reg", "add", r"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters", "/v",
+         "IPEnableRouter", "/t", "REG_DWORD", "/d", "0", "/f")
+    eventually(lambda: rcpt("127.0.3.3", "bob@far.test", local="127.0.0.77")[0] == 250)
+
+
+def test_auth():
+    r = wine(EXE, "user", "add", "alice", "--password-stdin", stdin="s3cret pass\n")
+    check(r.returncode == 0, f"user add alice: {r.stdout.strip()} {r.stderr.strip()}")
+    reg_dword("RelayFlags", 8)
+    check(eventually(lambda: rcpt("127.0.4.4", "bob@far.test")[0] == 550),
+          "bit 4: an unauthenticated client may not relay")
+    check(rcpt("127.0.4.4", "bob@far.test", auth=("alice", "s3cret pass"))[0] == 250,
+          "bit 4: after AUTH LOGIN as alice the client may relay")
+    c = client("127.0.4.4")
+    c.ehlo("client.test")
+    token = base64.b64encode(b"\0alice\0s3cret pass").decode()
+    code, _ = c.docmd("AUTH PLAIN " + token)
+    check(code == 235, f"AUTH PLAIN with the right password: {code}")
+    c.quit()
+    c = client("127.0.4.4")
+    c.ehlo("client.test")
+    try:
+        c.login("alice", "wrong")
+        ok = False
+    except smtplib.SMTPAuthenticationError as e:
+        ok = e.smtp_code == 535
+    check(ok, "a wrong password is refused with 535")
+    c.mail("s@client.test")
+    check(c.rcpt("bob@far.test")[0] == 550, "and does not open the relay")
+    c.close()
+
+
+def test_smuggling():
+    reg_dword("RelayFlags", 2)
+    eventually(lambda: rcpt("127.0.1.9", "x@far.test")[0] == 250)
+    variants = [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n",
+                b"\r\n.\r", b"\r\n\x00.\r\n"]
+    for v in variants:
+        before = len(spool_files("Drop")) + len(spool_files("Queue"))
+        smuggled = (b"EHLO evil\r\nMAIL FROM:<a@client.test>\r\nRCPT TO:<alice@example.com>\r\n"
+                    b"DATA\r\nSubject: first\r\n\r\nbody" + v +
+                    b"MAIL FROM:<smuggled@client.test>\r\nRCPT TO:<victim@far.test>\r\nDATA\r\n"
+                    b"Subject: smuggled\r\n\r\nspam\r\n.\r\nQUIT\r\n")
+        out = raw_session("127.0.5.5", [smuggled])
+        after = spool_files("Drop") + spool_files("Queue")
+        stored = [read(p) for p in after[before:]] if len(after) > before else []
+        check(not any(b"X-Receiver: <victim@far.test>" in s for s in stored),
+              f"smuggling variant {v!r}: the hidden recipient never becomes a recipient")
+        check(out.count("250 2.1.0") == 1,
+              f"smuggling variant {v!r}: the hidden MAIL command is never executed")
+        check(len(after) - before <= 1, f"smuggling variant {v!r}: at most one message stored")
+
+
+def test_limits():
+    reg_dword("MaxRecipients", 100)  # RFC 5321 4.5.3.1.8: at least 100 must be accepted
+    reg_dword("MaxMessageBytes", 2000)
+    reg_dword("RelayFlags", 2)
+
+    def hundred_and_one_rcpts():
+        c = client("127.0.6.6")
+        c.ehlo("client.test")
+        c.mail("s@client.test")
+        codes = [c.rcpt(f"u{i}@example.com")[0] for i in range(101)]
+        c.quit()
+        return codes
+    check(eventually(lambda: hundred_and_one_rcpts() == [250] * 100 + [452]),
+          "MaxRecipients 100: the 101st RCPT gets 452")
+    c = client("127.0.6.6")
+    c.ehlo("client.test")
+    check(c.has_extn("size") and c.esmtp_features.get("size") == "2000",
+          "EHLO advertises SIZE with MaxMessageBytes")
+    try:
+        c.sendmail("s@client.test", ["alice@example.com"], b"x" * 5000 + b"\r\n")
+        ok = False
+    except smtplib.SMTPDataError as e:
+        ok = e.smtp_code == 552
+    except smtplib.SMTPSenderRefused as e:
+        ok = e.smtp_code == 552
+    check(ok, "a message over MaxMessageBytes gets 552")
+    c.close()
+    reg_delete("MaxRecipients")
+    reg_delete("MaxMessageBytes")
+
+
+def test_many_sources_concurrently():
+    reg_dword("RelayFlags", 3)
+    reg_multi("RelayAllowList", "127.0.1.0;255.255.255.0")
+    reg_multi("RelayDenyList", "127.0.1.0;255.255.255.248")
+    eventually(lambda: rcpt("127.0.1.9", "x@far.test")[0] == 250 and
+               rcpt("127.0.1.3", "x@far.test")[0] == 550)
+    results = {}
+
+    def one(i):
+        src = f"127.0.1.{i}"
+        try:
+            results[i] = rcpt(src, "bob@far.test")[0]
+        except Exception as e:  # noqa
+            results[i] = repr(e)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(1, 41)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wrong = {i: c for i, c in results.items() if c != (550 if i < 8 else 250)}
+    check(not wrong, f"40 clients at once from 127.0.1.1-40 each get their own verdict {wrong}")
+
+
+def test_swaks():
+    swaks = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(PORT), "--from",
+                            "s@client.test", "--to", "bob@far.test", "--local-interface",
+                            "127.0.1.30", "--ehlo", "swaks.test", "--timeout", "20"],
+                           capture_output=True, text=True, timeout=60)
+    check(swaks.returncode == 0 and "250 2.0.0" in swaks.stdout,
+          f"swaks from an allowed address delivers (rc {swaks.returncode})")
+    swaks = subprocess.run(["swaks", "--server", "127.0.0.1", "--port", str(PORT), "--from",
+                            "s@client.test", "--to", "bob@far.test", "--local-interface",
+                            "127.0.1.2", "--timeout", "20"],
+                           capture_output=True, text=True, timeout=60)
+    check("550 5.7.1 <bob@far.test>... relaying prohibited" in swaks.stdout,
+          "swaks from a denied address sees 550 5.7.1 relaying prohibited")
+
+
+def test_stop_during_data():
+    """net stop while a client is sending a message: the message is either acknowledged and
+    on disk, or not acknowledged; never acknowledged and lost. Stops the service."""
+    reg_dword("RelayFlags", 2)
+    before = len(spool_files("Queue"))
+    c = client("127.0.1.40")
+    c.ehlo("client.test")
+    c.mail("s@client.test")
+    c.rcpt("last@far.test")
+    code, _ = c.docmd("DATA")
+    check(code == 354, "DATA accepted before the stop")
+    c.send(b"Subject: during stop\r\n\r\nfirst half\r\n")
+    stopper = subprocess.Popen([WINE, "net", "stop", "MSExchangeIMC"],
+                               env=dict(os.environ, WINEDEBUG="-all"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    try:
+        c.send(b"second half\r\n.\r\n")
+        code, text = c.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError):
+        code, text = 0, b"disconnected"
+    stopper.wait(timeout=60)
+    queued = spool_files("Queue")
+    if code == 250:
+        check(len(queued) == before + 1 and read(queued[-1]).endswith(b"second half\r\n"),
+              "a message acknowledged during the stop is whole on disk")
+    else:
+        check(len(queued) == before, f"a message not acknowledged ({code}) left nothing")
+    check(code == 250, f"the message in progress finished within the drain ({code} {text!r})")
+
+
+def main():
+    tests = [test_article_examples, test_local_recipients_and_tricks, test_local_ip_list,
+             test_auth, test_smuggling, test_limits, test_many_sources_concurrently, test_swaks,
+             test_stop_during_data]
+    only = sys.argv[1:]
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        print(f"--- {t.__name__}", flush=True)
+        try:
+            t()
+        except Exception as e:  # a crash in a test is a failure, not an abort of the rest
+            check(False, f"{t.__name__} raised {e!r}")
+    print(f"{checks - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,6 +7,7 @@
 #include "eventlog.h"
 #include "listener.h"
 #include "runtime.h"
+#include "smtp_server.h"
 
 /* How long registry changes must be quiet before a reload, and the longest a burst of
  * changes can delay it. */
@@ -18,27 +19,6 @@ static void report_start_failure(const char *what, enum svc_exit exit)
     char code[16];
     snprintf(code, sizeof(code), "%d", (int)exit);
     eventlog_write(IMS_EVENT_SERVICE_FAILED, what, code, NULL);
-}
-
-/* Until the session layer plugs its handler in here, a connection is answered with the
- * reply RFC 5321 (3.8) prescribes for a server that cannot serve, then closed. */
-static void refuse_connection(void *ctx, SOCKET s, const struct sockaddr_storage *peer,
-                              const struct sockaddr_storage *local)
-{
-    (void)ctx;
-    (void)peer;
-    (void)local;
-    static const char reply[] = "421 4.3.2 Service not available, closing transmission channel\r\n";
-    send(s, reply, (int)sizeof(reply) - 1, 0);
-    shutdown(s, SD_SEND);
-    closesocket(s);
-}
-
-static const listener_handler *session_handler(runtime *rt)
-{
-    (void)rt;
-    static const listener_handler refuse = {refuse_connection, NULL, NULL};
-    return &refuse;
 }
 
 /* Waits until the change event stays quiet for SETTLE_MS (bounded), or stop is set. */
@@ -70,9 +50,17 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
         report_start_failure("no SMTP listener could be opened (see the events before)", exit);
         return exit;
     }
-    const listener_handler *handler = session_handler(rt);
+    smtp_server *server = smtp_server_create(rt, &exit);
+    if (!server) {
+        listener_close(l);
+        ims_snapshot_release(snapshot);
+        report_start_failure("the SMTP sessions cannot be served (see the events before)", exit);
+        return exit;
+    }
+    const listener_handler *handler = smtp_server_handler(server);
     if (!listener_start(l, handler)) {
         listener_close(l);
+        smtp_server_destroy(server);
         ims_snapshot_release(snapshot);
         report_start_failure("cannot start the thread that accepts connections", SVC_EXIT_SYSTEM);
         return SVC_EXIT_SYSTEM;
@@ -105,6 +93,7 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
         svc_status_report(SERVICE_STOP_PENDING, SVC_EXIT_OK);
         handler->drain(handler->ctx, SVC_DRAIN_MS);
     }
+    smtp_server_destroy(server);
     return SVC_EXIT_OK;
 }
 

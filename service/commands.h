@@ -11,6 +11,7 @@
     X(run, L"run", L"run the server in the foreground, events on the console; Ctrl+C stops")       \
     X(install, L"install", L"install (or repair) the service and its event source; idempotent")    \
     X(uninstall, L"uninstall", L"remove the service and event source; Parameters saved as .reg")   \
+    X(reload, L"reload", L"make the running service reload its configuration (PARAMCHANGE)")       \
     X(check, L"check", L"read the configuration and print it, its errors and warnings")            \
     X(explain, L"explain", L"CLIENT_IP [--local IP] [--auth ACCOUNT] [RECIPIENT]: the decision")   \
     X(user, L"user", L"add, remove or list the accounts SMTP AUTH accepts")

@@ -1,11 +1,11 @@
 /* The configuration in force, and its live reload.
  *
  * A snapshot is the immutable result of one reading of the registry: the typed
- * configuration and what was compiled from it. Whoever decides something (an SMTP session,
- * for its whole life or per command) takes the current snapshot with runtime_acquire() and
- * gives it back with ims_snapshot_release(); a reload swaps the current pointer atomically,
- * so sessions in progress go on with the snapshot they hold while new ones get the new
- * rules, and the old snapshot is freed when its last holder releases it. */
+ * configuration and what was compiled from it. Whoever decides something (the SMTP sessions
+ * take one per RCPT) takes the current snapshot with runtime_acquire() and gives it back
+ * with ims_snapshot_release(); a reload swaps the current pointer atomically, so a decision
+ * in progress finishes with the snapshot it holds, every later one gets the new rules, and
+ * the old snapshot is freed when its last holder releases it. */
 #ifndef IMSRELAY_RUNTIME_H
 #define IMSRELAY_RUNTIME_H
 

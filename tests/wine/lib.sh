@@ -157,3 +157,32 @@ e2e_install_exe() {
     cp "$IMSRELAY_EXE" "$E2E_DRIVE_C/Program Files/imsrelay/imsrelay.exe"
     E2E_EXE='C:\Program Files\imsrelay\imsrelay.exe'
 }
+
+# e2e_rcpt PORT CLIENT_IP RECIPIENT: the reply code a client at CLIENT_IP (any 127.x.y.z)
+# gets to RCPT TO:<RECIPIENT>, after EHLO and MAIL.
+e2e_rcpt() {
+    python3 "$IMSRELAY_SOURCE_DIR/tests/wine/service/smtp_probe.py" "$@"
+}
+
+# e2e_reg_import LINE...: writes a .reg file with these lines under the version 5 header and
+# imports it with regedit /s, so several values change in one step, as a .reg file pushed by
+# Group Policy would change them. Lines are .reg syntax; see e2e_reg_multi for lists.
+e2e_reg_import() {
+    local file="$E2E_DIR/import-$RANDOM.reg"
+    # UTF-16LE with a BOM, as regedit exports: only then is hex(7) data read as UTF-16.
+    {
+        printf '\xff\xfe'
+        printf '%s\r\n' "Windows Registry Editor Version 5.00" "" "$@" "" | iconv -f UTF-8 -t UTF-16LE
+    } >"$file"
+    e2e_wine regedit /s "$(winepath_w "$file")"
+}
+
+# e2e_reg_multi LINE...: a REG_MULTI_SZ as .reg data: hex(7):... (UTF-16LE, terminated).
+e2e_reg_multi() {
+    python3 -c 'import sys; d = "".join(a + "\0" for a in sys.argv[1:]) + "\0"; print("hex(7):" + ",".join("%02x" % b for b in d.encode("utf-16-le")))' "$@"
+}
+
+# winepath_w UNIX_PATH: the same file as a Windows path (drive Z: is the Unix root).
+winepath_w() {
+    echo "Z:${1//\//\\}"
+}

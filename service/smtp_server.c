@@ -741,6 +741,12 @@ smtp_server *smtp_server_create(runtime *rt, enum svc_exit *exit)
     server->protocol_log = protocol_log_open(config->mail_root);
     server->limiter = denial_limiter_create(config->denial_events_per_minute.value);
     server->windows_accounts = !running_under_wine();
+    if (!server->windows_accounts && config->auth_windows_accounts.value == 1) {
+        eventlog_write(IMS_EVENT_CONFIG_WARNING, "AuthWindowsAccounts", "0", "1",
+                       "Windows accounts are not used for SMTP AUTH under Wine, whose LogonUserW "
+                       "accepts any password; only imsrelay's own accounts are",
+                       NULL);
+    }
     ims_snapshot_release(snap);
 
     server->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);

@@ -366,10 +366,100 @@ def test_swaks():
           "swaks from a denied address sees 550 5.7.1 relaying prohibited")
 
 
+def imsrelay_pid():
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if b"imsrelay.exe" not in cmd or b"install" in cmd or b"user" in cmd:
+                continue
+            # Other Wine prefixes may run an imsrelay.exe too: ours has our WINEPREFIX.
+            try:
+                with open(f"/proc/{d}/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+            except OSError:
+                continue
+            if ("WINEPREFIX=" + os.environ["WINEPREFIX"]).encode() in env:
+                return int(d)
+    return None
+
+
+def thread_count(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_idle_sessions_cost_no_thread_each():
+    pid = imsrelay_pid()
+    check(pid is not None, "the service process is found")
+    if pid is None:
+        return
+    before = thread_count(pid)
+    socks = []
+    try:
+        for i in range(400):  # 20 sources x 20 sessions: MaxConnectionsPerClient is 20
+            s = socket.socket()
+            s.bind((f"127.0.8.{1 + i // 20}", 0))
+            s.settimeout(20)
+            s.connect(("127.0.0.1", PORT))
+            socks.append(s)
+        greeted = sum(1 for s in socks if s.recv(512).startswith(b"220 "))
+        check(greeted == 400, f"400 concurrent sessions are all greeted ({greeted})")
+        during = thread_count(pid)
+        check(during - before < 16,
+              f"400 idle sessions cost no thread each ({before} threads before, {during} during)")
+        extra = socket.socket()
+        extra.bind(("127.0.8.1", 0))
+        extra.settimeout(20)
+        extra.connect(("127.0.0.1", PORT))
+        reply = extra.recv(512)
+        extra.close()
+        check(reply.startswith(b"421 4.7.0"),
+              f"a 21st session from one address is refused with 421 ({reply[:40]!r})")
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_idle_timeout():
+    reg_dword("IdleTimeoutSeconds", 10)
+    time.sleep(2)  # the reload; sessions take the timeout of the configuration at connect
+    s = socket.socket()
+    s.bind(("127.0.9.1", 0))
+    s.settimeout(40)
+    s.connect(("127.0.0.1", PORT))
+    start = time.time()
+    data = b""
+    while b"421" not in data:
+        chunk = s.recv(512)
+        if not chunk:
+            break
+        data += chunk
+    waited = time.time() - start
+    s.close()
+    check(b"421 4.4.2" in data, f"an idle client is told 421 4.4.2 and disconnected ({data!r})")
+    check(8 <= waited <= 30, f"after about IdleTimeoutSeconds ({waited:.1f} s)")
+    reg_delete("IdleTimeoutSeconds")
+
+
+def test_protocol_log():
+    logs = glob.glob(os.path.join(MAILROOT, "Logs", "smtp-*.log"))
+    check(len(logs) >= 1, "a daily protocol log exists under MailRoot\\Logs")
+    text = b"".join(read(p) for p in logs)
+    check(b" < ehlo client.test" in text.lower(), "the protocol log shows the commands received")
+    check(b" > 250" in text, "the protocol log shows the replies sent")
+    check(b"s3cret" not in text and base64.b64encode(b"\0alice\0s3cret pass") not in text,
+          "the protocol log never holds a password")
+
+
 def test_stop_during_data():
     """net stop while a client is sending a message: the message is either acknowledged and
     on disk, or not acknowledged; never acknowledged and lost. Stops the service."""
     reg_dword("RelayFlags", 2)
+    reg_multi("RelayAllowList", "127.0.1.0;255.255.255.0")
+    eventually(lambda: rcpt("127.0.1.40", "x@far.test")[0] == 250)
     before = len(spool_files("Queue"))
     c = client("127.0.1.40")
     c.ehlo("client.test")
@@ -400,6 +490,7 @@ def test_stop_during_data():
 def main():
     tests = [test_article_examples, test_local_recipients_and_tricks, test_local_ip_list,
              test_auth, test_smuggling, test_limits, test_many_sources_concurrently, test_swaks,
+             test_idle_sessions_cost_no_thread_each, test_idle_timeout, test_protocol_log,
              test_stop_during_data]
     only = sys.argv[1:]
     for t in tests:

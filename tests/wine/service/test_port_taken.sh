@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Another program holds the port: the service stops with its documented exit code
+# (ERROR_SERVICE_SPECIFIC_ERROR 1066, service-specific code 1) and says why in the log.
+set -euo pipefail
+source "${IMSRELAY_SOURCE_DIR:-$(dirname "$0")/../../..}/tests/wine/lib.sh"
+e2e_begin port-taken
+e2e_install_exe
+port=$(e2e_free_port)
+K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
+e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
+e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
+
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen()
+time.sleep(120)
+' "$port" &
+holder=$!
+trap 'kill $holder 2>/dev/null || true; _e2e_cleanup' EXIT
+e2e_wait 10 e2e_port_open "$port"
+
+e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
+e2e_wait 30 e2e_service_state STOPPED
+query=$(e2e_wine sc query MSExchangeIMC | tr -d '\r')
+grep -Eq 'WIN32_EXIT_CODE +: +1066' <<<"$query" || e2e_fail "exit code is not 1066: $query"
+grep -Eq 'SERVICE_EXIT_CODE +: +1 ' <<<"$query" || e2e_fail "service-specific code is not 1: $query"
+e2e_events_wait 10 "err:.*the port is already in use"
+e2e_events_wait 10 "err:.*no SMTP listener could be opened"
+e2e_events_count 'stop requested' | grep -qx 0 || e2e_fail "a failed start reported a stop"
+
+# Once the port is free, the service starts.
+kill $holder
+wait $holder 2>/dev/null || true
+e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
+e2e_wait 30 e2e_service_state RUNNING
+e2e_wait 20 e2e_port_open "$port"
+e2e_pass

@@ -104,9 +104,9 @@ typedef struct answer {
  * A radix table narrows the search to a few neighbours: all starts share the bits above the
  * highest bit in which the first and last start differ; the next bucket_bits bits of an
  * address choose a bucket, and buckets[b] is the first boundary whose start falls in bucket
- * b or later. IPv4 uses up to 2^16 buckets (a table small enough to stay in cache) and
- * keeps only the bits of each start below its bucket, 16 at most, so one cache line holds a
- * bucket's keys. IPv6 keeps whole starts next to their answers. */
+ * b or later. IPv4 uses up to 2^16 buckets (a table small enough to stay in cache); when a
+ * big list needs that many, only the 16 bits of each start below its bucket are kept, so
+ * one cache line holds a bucket's keys. IPv6 keeps whole starts next to their answers. */
 #define BUCKET_BITS_MAX 16
 
 typedef struct boundary6 {
@@ -116,8 +116,9 @@ typedef struct boundary6 {
 
 typedef struct boundary_map {
     size_t count;
-    uint16_t *low4;  /* IPv4: bits [0, bucket_shift) of each start */
-    answer *answer4; /* IPv4: the answer from each start on */
+    uint16_t *low4;   /* IPv4, bucket_shift <= 16: bits [0, bucket_shift) of each start */
+    uint32_t *start4; /* IPv4, otherwise (small lists): each start */
+    answer *answer4;  /* IPv4: the answer from each start on */
     uint32_t first4, last4;
     boundary6 *v6;
     uint32_t *buckets; /* (1 << bucket_bits) + 1 entries; NULL when count < 2 */
@@ -211,7 +212,7 @@ static void emit(boundary_builder *b, u128 start, uint32_t index)
     b->count++;
 }
 
-static bool build_buckets(const u128 *starts, size_t count, bool v4, boundary_map *map)
+static bool build_buckets(const u128 *starts, size_t count, boundary_map *map)
 {
     u128 first = starts[0], last = starts[count - 1];
     u128 differ = {first.hi ^ last.hi, first.lo ^ last.lo};
@@ -219,9 +220,6 @@ static bool build_buckets(const u128 *starts, size_t count, bool v4, boundary_ma
     int bits = 1;
     while (bits < BUCKET_BITS_MAX && ((size_t)1 << bits) < count) {
         bits++;
-    }
-    if (v4 && bits < top + 1 - 16) {
-        bits = top + 1 - 16; /* the bits below the bucket must fit in 16 */
     }
     if (bits > top + 1) {
         bits = top + 1;
@@ -305,13 +303,21 @@ static bool build_boundaries(const relay_list *list, span *spans, size_t n, bool
         kept++;
     }
     map->count = kept;
-    bool ok = kept < 2 || build_buckets(b.starts, kept, v4, map);
+    bool ok = kept < 2 || build_buckets(b.starts, kept, map);
     if (ok && v4) {
-        map->low4 = malloc((kept ? kept : 1) * sizeof(*map->low4));
-        ok = map->low4 != NULL;
-        uint32_t low_mask = (uint32_t)((UINT64_C(1) << map->bucket_shift) - 1);
-        for (size_t i = 0; ok && i < kept; i++) {
-            map->low4[i] = (uint16_t)(b.starts[i].lo & low_mask);
+        if (map->bucket_shift <= 16) {
+            map->low4 = malloc(kept * sizeof(*map->low4));
+            ok = map->low4 != NULL;
+            uint32_t low_mask = (uint32_t)((UINT64_C(1) << map->bucket_shift) - 1);
+            for (size_t i = 0; ok && i < kept; i++) {
+                map->low4[i] = (uint16_t)(b.starts[i].lo & low_mask);
+            }
+        } else {
+            map->start4 = malloc(kept * sizeof(*map->start4));
+            ok = map->start4 != NULL;
+            for (size_t i = 0; ok && i < kept; i++) {
+                map->start4[i] = (uint32_t)b.starts[i].lo;
+            }
         }
         map->first4 = (uint32_t)b.starts[0].lo;
         map->last4 = (uint32_t)b.starts[kept - 1].lo;
@@ -494,6 +500,7 @@ static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
 static void free_family(family_matcher *m)
 {
     free(m->map.low4);
+    free(m->map.start4);
     free(m->map.answer4);
     free(m->map.v6);
     free(m->map.buckets);
@@ -642,14 +649,25 @@ static answer boundary_find(const boundary_map *map, u128 x)
             return map->answer4[last];
         }
         uint32_t bucket = u128_bits(x, map->bucket_shift, map->bucket_bits);
-        uint16_t low = (uint16_t)u128_bits(x, 0, map->bucket_shift);
         size_t lo = map->buckets[bucket], hi = map->buckets[bucket + 1];
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (map->low4[mid] <= low) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+        if (map->low4) {
+            uint16_t low = (uint16_t)u128_bits(x, 0, map->bucket_shift);
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (map->low4[mid] <= low) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+        } else {
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (map->start4[mid] <= key) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
             }
         }
         /* lo is the first start above x; every start before it is at or below x (lo > 0:

@@ -280,10 +280,51 @@ static void compiled_equals_linear(void **state)
                   (unsigned long)matched);
 }
 
+/* A list big enough for the compact layout of big lists (2^16 buckets, 16-bit keys):
+ * addresses spread over the whole IPv4 space. */
+static void big_list_equals_linear(void **state)
+{
+    (void)state;
+    enum { LINES = 40000, PROBES = 1500 };
+    static char text[LINES][IMS_ADDR_TEXT_MAX + 8];
+    static const char *lines[LINES];
+    rng r = {424242};
+    for (size_t i = 0; i < LINES; i++) {
+        int prefix = 16 + (int)below(&r, 17);
+        uint32_t net = (uint32_t)next(&r) & ~(uint32_t)0 << (32 - prefix);
+        ims_addr a = ims_addr_from_v4_uint(net);
+        char n[IMS_ADDR_TEXT_MAX];
+        ims_addr_format(&a, n, sizeof(n));
+        snprintf(text[i], sizeof(text[i]), "%s/%d", n, prefix);
+        lines[i] = text[i];
+    }
+    ims_list source = {"RelayDenyList", IMS_VALUE_OK, lines, LINES};
+    ims_diag_list diags;
+    ims_diag_list_init(&diags);
+    relay_list *list = relay_list_build(&source, &diags);
+    assert_non_null(list);
+    assert_int_equal(diags.count, 0);
+    size_t matched = 0;
+    for (int q = 0; q < PROBES; q++) {
+        ims_addr a = random_query(&r, list);
+        size_t fast = relay_list_match(list, &a), slow = relay_list_match_linear(list, &a);
+        if (fast != slow) {
+            char t[IMS_ADDR_TEXT_MAX];
+            ims_addr_format(&a, t, sizeof(t));
+            fail_msg("address %s: compiled %ld, linear %ld", t, (long)fast, (long)slow);
+        }
+        matched += slow != RELAY_NO_MATCH;
+    }
+    assert_true(matched > PROBES / 4);
+    relay_list_free(list);
+    ims_diag_list_free(&diags);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
             cmocka_unit_test(compiled_equals_linear),
+            cmocka_unit_test(big_list_equals_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
 # captured in a file. Source it from a test script (bash, set -euo pipefail):
 #
 #   source "$IMSRELAY_SOURCE_DIR/tests/wine/lib.sh"
-#   e2e_begin my-test                # fresh prefix out/wine/e2e-my-test, events captured
+#   e2e_begin my-test                # fresh prefix out/wine/e2e-win-my-test, events captured
 #   e2e_install_exe                  # imsrelay.exe copied to C:\Program Files\imsrelay
 #   e2e_wine "$E2E_EXE" install      # any Windows program, in this prefix
 #   e2e_wait 20 e2e_service_state RUNNING
@@ -111,7 +111,13 @@ _e2e_cleanup() {
 # channel captured in $E2E_EVENTS.
 e2e_begin() {
     E2E_NAME=$1
-    E2E_DIR="$IMSRELAY_SOURCE_DIR/out/wine/e2e-$E2E_NAME"
+    # One prefix per test and build tree (out/win/service/imsrelay.exe -> "win"), so two
+    # build trees can run the suite at once.
+    local tree=""
+    if [ -n "${IMSRELAY_EXE:-}" ]; then
+        tree="$(basename "$(dirname "$(dirname "$IMSRELAY_EXE")")")-"
+    fi
+    E2E_DIR="$IMSRELAY_SOURCE_DIR/out/wine/e2e-$tree$E2E_NAME"
     export WINEPREFIX="$E2E_DIR/prefix"
     source "$IMSRELAY_SOURCE_DIR/build/wine-env.sh"
     if [ -n "$WINEPREFIX" ] && [ -d "$E2E_DIR" ]; then

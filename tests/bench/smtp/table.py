@@ -39,7 +39,8 @@ def main(rows_path, results_path, title):
     for rid, label, unit, better in rows:
         ims = runs.get((rid, "imsrelay"), {})
         pf = runs.get((rid, "postfix"), {})
-        ratios = [ims[r] / pf[r] for r in ims if r in pf and pf[r] != 0]
+        # A ratio of a negative or zero figure (a cost lost in the noise) says nothing.
+        ratios = [ims[r] / pf[r] for r in ims if r in pf and ims[r] > 0 and pf[r] > 0]
         ratio = statistics.median(ratios) if ratios else None
         ratio_text = "-" if ratio is None else f"{ratio:.2f}"
         if ratio is not None:

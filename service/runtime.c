@@ -25,6 +25,9 @@ struct runtime {
     HANDLE change;
     HKEY watched[2]; /* Parameters (or its nearest existing ancestor), Tcpip\Parameters */
     bool watching_parameters;
+    /* What the listeners were opened with: changes apply only at the next start. */
+    uint32_t listen_port;
+    uint64_t listen_addresses;
 };
 
 /* ---- snapshots ------------------------------------------------------------------------- */
@@ -186,6 +189,35 @@ static size_t report_diags(const ims_snapshot *s, const ims_diag_list *diags)
     return ims_diag_count(diags, IMS_SEV_ERROR);
 }
 
+static uint64_t list_hash(const ims_list *list)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < list->count; i++) {
+        h = fnv1a(h, list->lines[i], strlen(list->lines[i]) + 1);
+    }
+    return h;
+}
+
+/* The listeners stay as they were opened: say so when the registry now says otherwise. */
+static void listen_warnings(const runtime *rt, const ims_snapshot *s)
+{
+    const ims_config *c = s->config;
+    if (c->listen_port.value != rt->listen_port) {
+        char reason[160];
+        snprintf(reason, sizeof(reason),
+                 "changed from %lu to %lu: the service listens on %lu until it is restarted",
+                 (unsigned long)rt->listen_port, (unsigned long)c->listen_port.value,
+                 (unsigned long)rt->listen_port);
+        eventlog_write(IMS_EVENT_CONFIG_WARNING, "ListenPort", "0", "", reason, NULL);
+    }
+    if (list_hash(&c->listen_addresses) != rt->listen_addresses) {
+        eventlog_write(IMS_EVENT_CONFIG_WARNING, "ListenAddresses", "0", "",
+                       "changed: the service listens on the addresses it started with until "
+                       "it is restarted",
+                       NULL);
+    }
+}
+
 /* Conditions that hold as long as the configuration says so: repeated at every start and
  * every reload, so an administrator reading the latest events sees them. */
 static void standing_warnings(const ims_snapshot *s)
@@ -311,6 +343,8 @@ enum svc_exit runtime_start(runtime *rt)
     report_diags(s, &diags);
     ims_diag_list_free(&diags);
     standing_warnings(s);
+    rt->listen_port = s->config->listen_port.value;
+    rt->listen_addresses = list_hash(&s->config->listen_addresses);
     swap_in(rt, s);
     return SVC_EXIT_OK;
 }
@@ -345,6 +379,7 @@ runtime_reload_result runtime_reload(runtime *rt, const char *trigger, bool forc
     }
     rt->refused_fingerprint = 0;
     standing_warnings(s);
+    listen_warnings(rt, s);
     eventlog_write(IMS_EVENT_CONFIG_RELOADED, trigger, s->description, NULL);
     swap_in(rt, s);
     return RUNTIME_RELOADED;

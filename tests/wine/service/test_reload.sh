@@ -61,6 +61,12 @@ e2e_wait 20 test "$(e2e_events_count "$changed")" -ge 3
 e2e_wine "$E2E_EXE" reload >/dev/null || e2e_fail "imsrelay.exe reload failed"
 e2e_events_wait 20 'requested by a PARAMCHANGE control'
 
+# The listeners stay as they were opened; a new port is announced for the next start.
+other=$(e2e_free_port)
+e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$other" /f >/dev/null
+e2e_events_wait 20 "warn:.*changed from $port to $other: the service listens on $port until it is restarted"
+e2e_port_open "$port" || e2e_fail "the listener was closed by a reload"
+
 e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
 e2e_wait 30 e2e_service_state STOPPED
 e2e_pass

@@ -12,7 +12,7 @@
 #include "commands.h"
 #include "config.h"
 #include "diag.h"
-#include "reg_reader_win32.h"
+#include "live_config.h"
 #include "relay_lint.h"
 #include "relay_policy.h"
 #include "settings.h"
@@ -139,48 +139,45 @@ int cmd_check(int argc, wchar_t **argv)
         return 2;
     }
     SetConsoleOutputCP(CP_UTF8);
-    ims_diag_list diags;
-    ims_diag_list_init(&diags);
-    ims_config *config = ims_registry_read_config(&diags);
-    relay_policy *policy = config ? relay_policy_build(config, &diags) : NULL;
-    if (!policy) {
+    live_config live;
+    if (!live_config_read(&live)) {
         fputs("imsrelay: out of memory reading the configuration\n", stderr);
-        ims_config_free(config);
-        ims_diag_list_free(&diags);
         return 2;
     }
-    relay_policy_lint(policy, &diags);
-    bool *printed = calloc(diags.count + 1, sizeof(bool));
+    const ims_config *config = live.config;
+    const relay_policy *policy = live.policy;
+    relay_policy_lint(policy, &live.diags);
+    const ims_diag_list *diags = &live.diags;
+    bool *printed = calloc(diags->count + 1, sizeof(bool));
     if (!printed) {
         fputs("imsrelay: out of memory\n", stderr);
+        live_config_free(&live);
         return 2;
     }
 
     printf("key: HKLM\\%s\n", IMS_PARAMETERS_KEY);
-    print_flags(config, policy, &diags, printed);
-    print_list(&config->relay_deny_list, &diags, printed, "empty");
-    print_list(&config->relay_allow_list, &diags, printed, "empty");
-    print_list(&config->relay_local_ip_list, &diags, printed, "empty");
+    print_flags(config, policy, diags, printed);
+    print_list(&config->relay_deny_list, diags, printed, "empty");
+    print_list(&config->relay_allow_list, diags, printed, "empty");
+    print_list(&config->relay_local_ip_list, diags, printed, "empty");
     size_t count = 0;
     const ims_setting *settings = ims_settings(&count);
     for (size_t i = 0; i < count; i++) {
         if (!is_relay_setting(settings[i].name)) {
-            print_setting(config, &settings[i], &diags, printed);
+            print_setting(config, &settings[i], diags, printed);
         }
     }
     /* Whatever was about no known value (unknown names, the key as a whole). */
-    for (size_t i = 0; i < diags.count; i++) {
+    for (size_t i = 0; i < diags->count; i++) {
         if (!printed[i]) {
-            print_diag(&diags.items[i]);
+            print_diag(&diags->items[i]);
         }
     }
-    size_t errors = ims_diag_count(&diags, IMS_SEV_ERROR);
-    size_t warnings = ims_diag_count(&diags, IMS_SEV_WARNING) - errors;
+    size_t errors = ims_diag_count(diags, IMS_SEV_ERROR);
+    size_t warnings = ims_diag_count(diags, IMS_SEV_WARNING) - errors;
     printf("result: %s, %zu error%s, %zu warning%s\n", errors ? "invalid" : "valid", errors,
            errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
     free(printed);
-    relay_policy_free(policy);
-    ims_config_free(config);
-    ims_diag_list_free(&diags);
+    live_config_free(&live);
     return errors ? 1 : 0;
 }

@@ -14,7 +14,7 @@
 #include "config.h"
 #include "diag.h"
 #include "ims_addr.h"
-#include "reg_reader_win32.h"
+#include "live_config.h"
 #include "relay_policy.h"
 #include "smtp_address.h"
 
@@ -126,16 +126,13 @@ int cmd_explain(int argc, wchar_t **argv)
     }
     SetConsoleOutputCP(CP_UTF8);
 
-    ims_diag_list diags;
-    ims_diag_list_init(&diags);
-    ims_config *config = ims_registry_read_config(&diags);
-    relay_policy *policy = config ? relay_policy_build(config, &diags) : NULL;
-    if (!policy) {
+    live_config live;
+    if (!live_config_read(&live)) {
         fputs("imsrelay: cannot read the configuration (out of memory)\n", stderr);
-        ims_config_free(config);
-        ims_diag_list_free(&diags);
         return 2;
     }
+    const ims_config *config = live.config;
+    const relay_policy *policy = live.policy;
     int result = 1;
     char text[IMS_ADDR_TEXT_MAX];
     ims_addr_format(&client, text, sizeof(text));
@@ -151,7 +148,7 @@ int cmd_explain(int argc, wchar_t **argv)
     } else {
         printf("authenticated: no\n");
     }
-    size_t errors = ims_diag_count(&diags, IMS_SEV_ERROR);
+    size_t errors = ims_diag_count(&live.diags, IMS_SEV_ERROR);
     if (errors) {
         printf("configuration: %zu error%s (imsrelay check lists them)\n", errors,
                errors == 1 ? "" : "s");
@@ -186,8 +183,6 @@ int cmd_explain(int argc, wchar_t **argv)
     }
     result = v.allowed ? 0 : 1;
 done:
-    relay_policy_free(policy);
-    ims_config_free(config);
-    ims_diag_list_free(&diags);
+    live_config_free(&live);
     return result;
 }

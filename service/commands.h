@@ -14,7 +14,8 @@
     X(reload, L"reload", L"make the running service reload its configuration (PARAMCHANGE)")       \
     X(check, L"check", L"read the configuration and print it, its errors and warnings")            \
     X(explain, L"explain", L"CLIENT_IP [--local IP] [--auth ACCOUNT] [RECIPIENT]: the decision")   \
-    X(user, L"user", L"add, remove or list the accounts SMTP AUTH accepts")
+    X(user, L"user", L"add, remove or list the accounts SMTP AUTH accepts")                        \
+    X(version, L"version", L"print the version of imsrelay.exe")
 
 #define IMSRELAY_DECLARE_COMMAND(suffix, name, usage) int cmd_##suffix(int argc, wchar_t **argv);
 IMSRELAY_COMMANDS(IMSRELAY_DECLARE_COMMAND)

@@ -1,5 +1,7 @@
 # Project-wide compiler settings and the helpers every component uses.
 
+add_compile_definitions(IMSRELAY_VERSION="${PROJECT_VERSION}")
+
 add_compile_options(-Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wstrict-prototypes
     -Wmissing-prototypes -fno-strict-aliasing)
 

@@ -63,4 +63,17 @@ has '^RelayFlags: .*unreadable'
 rc=0
 e2e_wine "$E2E_EXE" check extra >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || e2e_fail "check with an argument exited $rc, expected 2"
+
+# The command line itself: help, version, unknown commands.
+out=$(e2e_wine "$E2E_EXE" --help 2>&1 | tr -d '\r') || e2e_fail "--help failed"
+for c in run install uninstall reload check explain user version; do
+    grep -Eq "^  $c " <<<"$out" || e2e_fail "--help does not list $c:"$'\n'"$out"
+done
+out=$(e2e_wine "$E2E_EXE" version 2>&1 | tr -d '\r') || e2e_fail "version failed"
+grep -Eq '^imsrelay [0-9]+\.[0-9]+\.[0-9]+ ' <<<"$out" || e2e_fail "version printed: $out"
+rc=0
+out=$(e2e_wine "$E2E_EXE" frobnicate 2>&1 | tr -d '\r') || rc=$?
+[ "$rc" = 2 ] || e2e_fail "an unknown command exited $rc, expected 2"
+grep -q 'unknown command' <<<"$out" || e2e_fail "an unknown command does not say so: $out"
+grep -q '^usage:' <<<"$out" || e2e_fail "an unknown command does not print the usage: $out"
 e2e_pass

@@ -85,9 +85,9 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static size_t u128_hash(u128 v)
+static uint64_t u128_hash(u128 v)
 {
-    return (size_t)mix64(v.lo ^ mix64(v.hi));
+    return mix64(v.lo ^ mix64(v.hi));
 }
 
 /* What a lookup answers: the line and where its text is, so that a decision needs no
@@ -138,13 +138,22 @@ typedef struct slot6 {
     answer answer;
 } slot6;
 
+/* Most probes are misses: a bit per 8 slots' worth of bytes (16 or more bits per net),
+ * small enough to stay in cache, turns nearly all of them away before the table is read. */
 typedef struct mask_group {
     u128 mask;
     uint32_t min_line; /* lowest line in the group */
-    size_t slots;      /* power of two */
+    size_t slots;      /* power of two; the low bits of a net's hash pick its slot */
     slot4 *v4;         /* one of the two, by family */
     slot6 *v6;
+    uint64_t *filter;   /* filter_bits bits; the high half of a net's hash picks its bit */
+    size_t filter_bits; /* power of two */
 } mask_group;
+
+static size_t filter_bit(const mask_group *g, uint64_t hash)
+{
+    return (size_t)(hash >> 32) & (g->filter_bits - 1);
+}
 
 typedef struct family_matcher {
     boundary_map map;
@@ -361,7 +370,10 @@ static int group_min_order(const void *pa, const void *pb)
 
 static void group_insert(mask_group *g, u128 net, answer a)
 {
-    size_t at = u128_hash(net) & (g->slots - 1);
+    uint64_t hash = u128_hash(net);
+    size_t bit = filter_bit(g, hash);
+    g->filter[bit / 64] |= UINT64_C(1) << (bit % 64);
+    size_t at = (size_t)hash & (g->slots - 1);
     if (g->v4) {
         while (g->v4[at].answer.line != NONE) {
             if (g->v4[at].key == (uint32_t)net.lo) {
@@ -416,6 +428,11 @@ static bool build_groups(const relay_list *list, span *items, size_t n, bool v4,
         grp->slots = 4;
         while (grp->slots < 2 * (j - i)) {
             grp->slots *= 2;
+        }
+        grp->filter_bits = grp->slots * 8 < 64 ? 64 : grp->slots * 8;
+        grp->filter = calloc(grp->filter_bits / 64, sizeof(*grp->filter));
+        if (!grp->filter) {
+            return false;
         }
         if (v4) {
             grp->v4 = malloc(grp->slots * sizeof(*grp->v4));
@@ -507,6 +524,7 @@ static void free_family(family_matcher *m)
     for (size_t g = 0; g < m->group_count; g++) {
         free(m->groups[g].v4);
         free(m->groups[g].v6);
+        free(m->groups[g].filter);
     }
     free(m->groups);
 }
@@ -696,7 +714,13 @@ static answer boundary_find(const boundary_map *map, u128 x)
 static answer group_find(const mask_group *g, u128 x)
 {
     u128 key = u128_and(x, g->mask);
-    size_t at = u128_hash(key) & (g->slots - 1);
+    uint64_t hash = u128_hash(key);
+    size_t bit = filter_bit(g, hash);
+    if (!(g->filter[bit / 64] >> (bit % 64) & 1)) {
+        const answer none = {NONE, 0};
+        return none;
+    }
+    size_t at = (size_t)hash & (g->slots - 1);
     if (g->v4) {
         for (;; at = (at + 1) & (g->slots - 1)) {
             const slot4 *s = &g->v4[at];

@@ -62,12 +62,25 @@ static const wchar_t *type_name(WORD type)
 }
 
 /* An insertion string as Event Log wants it: UTF-16, bounded, never empty (Event Viewer
- * shows an empty insertion as nothing at all, which reads like a bug). */
+ * shows an empty insertion as nothing at all, which reads like a bug). Much of it comes from
+ * clients (HELO names, recipients): a control character would forge lines in the console
+ * and in text exports, and Event Viewer replaces "%%n" in an insertion with message n of a
+ * parameter file, so both are defused. */
 static wchar_t *insertion(const char *utf8)
 {
     wchar_t *wide = svc_wide_from_utf8(utf8 && *utf8 ? utf8 : "-");
-    if (wide && wcslen(wide) > EVENTLOG_STRING_MAX) {
+    if (!wide) {
+        return NULL;
+    }
+    if (wcslen(wide) > EVENTLOG_STRING_MAX) {
         wcscpy(wide + EVENTLOG_STRING_MAX - 3, L"...");
+    }
+    for (wchar_t *p = wide; *p; p++) {
+        if (*p < 0x20 || *p == 0x7F) {
+            *p = L'?';
+        } else if (*p == L'%' && p[1] == L'%') {
+            p[1] = L'?';
+        }
     }
     return wide;
 }

@@ -727,10 +727,11 @@ smtp_server *smtp_server_create(runtime *rt, enum svc_exit *exit)
     unsigned long error = 0;
     server->spool = spool_open(config->mail_root, &error);
     if (!server->spool) {
-        char code[16];
-        snprintf(code, sizeof(code), "%lu", error);
-        eventlog_write(IMS_EVENT_SERVICE_FAILED, "the mail folders under MailRoot cannot be made",
-                       code, NULL);
+        char reason[160];
+        snprintf(reason, sizeof(reason),
+                 "the mail folders under MailRoot cannot be made (Windows error %lu)", error);
+        *exit = SVC_EXIT_MAIL_ROOT;
+        eventlog_write(IMS_EVENT_SERVICE_FAILED, reason, "5", NULL);
         ims_snapshot_release(snap);
         DeleteCriticalSection(&server->limiter_lock);
         free(server);

@@ -13,6 +13,7 @@ enum svc_exit {
     SVC_EXIT_NO_LISTENER = 2,   /* no usable listening address at all */
     SVC_EXIT_OUT_OF_MEMORY = 3, /* configuration or snapshot could not be built */
     SVC_EXIT_SYSTEM = 4,        /* a Windows facility failed (Winsock, threads, events) */
+    SVC_EXIT_MAIL_ROOT = 5,     /* MailRoot or its folders cannot be made or written */
 };
 
 /* Wait hint for every pending report: the longest a single start or stop step may take. */

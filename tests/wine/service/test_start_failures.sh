@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Another program holds the port: the service stops with its documented exit code
-# (ERROR_SERVICE_SPECIFIC_ERROR 1066, service-specific code 1) and says why in the log.
+# A service that cannot run stops with its documented exit code (ERROR_SERVICE_SPECIFIC_ERROR
+# 1066 and a service-specific code) and says why in the log: another program holds the port
+# (code 1); MailRoot cannot be made (code 5). Once the cause is gone, it starts.
 set -euo pipefail
 source "${IMSRELAY_SOURCE_DIR:-$(dirname "$0")/../../..}/tests/wine/lib.sh"
-e2e_begin port-taken
+e2e_begin start-failures
 e2e_install_exe
 port=$(e2e_free_port)
 K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
@@ -30,9 +31,21 @@ e2e_events_wait 10 "err:.*the port is already in use"
 e2e_events_wait 10 "err:.*no SMTP listener could be opened"
 e2e_events_count 'stop requested' | grep -qx 0 || e2e_fail "a failed start reported a stop"
 
-# Once the port is free, the service starts.
 kill $holder
 wait $holder 2>/dev/null || true
+
+# MailRoot is a file, so its folders cannot be made.
+echo "not a folder" >"$E2E_DRIVE_C/mailroot-file"
+e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mailroot-file' /f >/dev/null
+e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
+e2e_wait 30 e2e_service_state STOPPED
+query=$(e2e_wine sc query MSExchangeIMC | tr -d '\r')
+grep -Eq 'SERVICE_EXIT_CODE +: +5 ' <<<"$query" || e2e_fail "service-specific code is not 5: $query"
+e2e_events_wait 10 "err:.*the mail folders under MailRoot cannot be made"
+e2e_port_open "$port" && e2e_fail "listening although the service could not run"
+
+# Once the causes are gone, the service starts.
+e2e_wine reg delete "$K" /v MailRoot /f >/dev/null
 e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
 e2e_wait 30 e2e_service_state RUNNING
 e2e_wait 20 e2e_port_open "$port"

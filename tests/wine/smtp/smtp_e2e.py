@@ -107,6 +107,27 @@ def event_lines_with(*needles):
     return [l for l in events_text().splitlines() if all(n in l for n in needles)]
 
 
+def event_strings():
+    """(thread, string) for every insertion string Wine printed on its eventlog channel."""
+    out = []
+    for line in events_text().splitlines():
+        if ":eventlog:ReportEventW L\"" in line and line.endswith('"'):
+            out.append((line.split(":", 1)[0], line.split(' L"', 1)[1][:-1]))
+    return out
+
+
+def denial_events(client_ip, recipient):
+    """The relay-denied events (7 insertion strings each) for client_ip and recipient."""
+    strings = event_strings()
+    found = []
+    for i in range(len(strings) - 6):
+        group = strings[i:i + 7]
+        if len({t for t, _ in group}) == 1 and group[0][1] == client_ip and \
+                group[4][1] == recipient:
+            found.append([v for _, v in group])
+    return found
+
+
 def send(source, recipients, body, local="127.0.0.1", auth=None):
     c = client(source, local)
     try:
@@ -158,12 +179,19 @@ def test_article_examples():
     code, text = rcpt("127.0.1.3", "bob@far.test")
     check(code == 550 and b"5.7.1 <bob@far.test>... relaying prohibited" in text,
           f"deny list subset: 127.0.1.3 gets 550 5.7.1 relaying prohibited ({code} {text!r})")
-    check(eventually(lambda: event_lines_with("127.0.1.3")),
-          "the denial is in the Application Event Log with the client address")
-    check(eventually(lambda: event_lines_with("bob@far.test")),
-          "the denial event names the recipient")
-    check(eventually(lambda: event_lines_with("RelayDenyList line 1")),
-          "the denial event names the rule that decided")
+    check(eventually(lambda: denial_events("127.0.1.3", "bob@far.test")),
+          "the denial is in the Application Event Log with client address and recipient")
+    events = denial_events("127.0.1.3", "bob@far.test")
+    e = events[-1] if events else [""] * 7
+    check(e[2] == "client.test", f"the denial event names the HELO name ({e[2]})")
+    check(e[3] == "-", f"and no authenticated account ({e[3]})")
+    check(e[5] == "127.0.0.1", f"and the local address the client connected to ({e[5]})")
+    check("RelayDenyList line 1 (127.0.1.0;255.255.255.248)" in e[6],
+          f"and the rule that decided ({e[6]})")
+    code, _ = rcpt("127.0.0.1", "bob@far.test", helo="me.test")
+    e = (eventually(lambda: denial_events("127.0.0.1", "bob@far.test")) and
+         denial_events("127.0.0.1", "bob@far.test")[-1])
+    check(e and e[1] == "localhost", f"the denial event names the client's PTR host name ({e})")
     code, _ = rcpt("127.0.2.1", "bob@far.test")
     check(code == 550, "a client on no list is denied")
 
@@ -454,6 +482,19 @@ def test_protocol_log():
           "the protocol log never holds a password")
 
 
+def test_denial_rate_limit():
+    reg_dword("DenialEventsPerMinute", 2)
+    reg_dword("RelayFlags", 2)
+    reg_multi("RelayAllowList", "127.0.1.0;255.255.255.0")
+    time.sleep(2)  # the reload
+    for i in range(6):
+        check(rcpt("127.0.11.1", f"spam{i}@far.test")[0] == 550, f"spam run denial {i + 1}")
+    time.sleep(2)
+    logged = [s for _, s in event_strings() if s == "127.0.11.1"]
+    check(len(logged) == 2,
+          f"DenialEventsPerMinute 2: only 2 of 6 denials are logged ({len(logged)})")
+
+
 def test_stop_during_data():
     """net stop while a client is sending a message: the message is either acknowledged and
     on disk, or not acknowledged; never acknowledged and lost. Stops the service."""
@@ -485,13 +526,20 @@ def test_stop_during_data():
     else:
         check(len(queued) == before, f"a message not acknowledged ({code}) left nothing")
     check(code == 250, f"the message in progress finished within the drain ({code} {text!r})")
+    # At stop, what the rate limit held back is reported: 4 denials of 127.0.11.1.
+    def summary_reported():
+        strings = [v for _, v in event_strings()]
+        return any(strings[i] == "4" and strings[i + 1] == "127.0.11.1"
+                   for i in range(len(strings) - 1))
+    check(eventually(summary_reported),
+          "the suppressed denials are reported in a summary event at stop")
 
 
 def main():
     tests = [test_article_examples, test_local_recipients_and_tricks, test_local_ip_list,
              test_auth, test_smuggling, test_limits, test_many_sources_concurrently, test_swaks,
              test_idle_sessions_cost_no_thread_each, test_idle_timeout, test_protocol_log,
-             test_stop_during_data]
+             test_denial_rate_limit, test_stop_during_data]
     only = sys.argv[1:]
     for t in tests:
         if only and t.__name__ not in only:

@@ -23,8 +23,8 @@ struct runtime {
     ims_snapshot *current;        /* guarded by lock; never NULL after runtime_start */
     uint64_t refused_fingerprint; /* last refused reading: its errors were reported once */
     HANDLE change;
-    HKEY watched[2]; /* Parameters (or its nearest existing ancestor), Tcpip\Parameters */
-    bool watching_parameters;
+    HKEY watched[2];       /* Parameters, Tcpip\Parameters, or their nearest ancestors */
+    size_t watch_level[2]; /* 0: the key itself; n: its n-th ancestor */
     /* What the listeners were opened with: changes apply only at the next start. */
     uint32_t listen_port;
     uint64_t listen_addresses;
@@ -257,44 +257,52 @@ static void close_watches(runtime *rt)
     }
 }
 
-/* Arms the notifications, before each reading so that no change slips between reading and
- * arming. Until the Parameters key exists the nearest existing ancestor is watched with its
- * subtree, so creating the key is noticed too. */
-static void arm_watches(runtime *rt)
+/* The keys whose changes mean a new configuration, each followed by its ancestors: until a
+ * key exists its nearest existing ancestor is watched with its subtree, so that creating
+ * the key is noticed too. */
+static const wchar_t *const watch_chains[2][3] = {
+        {L"SYSTEM\\CurrentControlSet\\Services\\MSExchangeIMC\\Parameters",
+         L"SYSTEM\\CurrentControlSet\\Services\\MSExchangeIMC",
+         L"SYSTEM\\CurrentControlSet\\Services"},
+        {L"SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters",
+         L"SYSTEM\\CurrentControlSet\\Services\\Tcpip", L"SYSTEM\\CurrentControlSet\\Services"},
+};
+
+static void arm_watch(runtime *rt, size_t i)
 {
-    static const wchar_t *const candidates[] = {
-            L"SYSTEM\\CurrentControlSet\\Services\\MSExchangeIMC\\Parameters",
-            L"SYSTEM\\CurrentControlSet\\Services\\MSExchangeIMC",
-            L"SYSTEM\\CurrentControlSet\\Services",
-    };
     const DWORD filter = REG_NOTIFY_CHANGE_NAME | REG_NOTIFY_CHANGE_LAST_SET;
-    if (!rt->watched[0] || !rt->watching_parameters) {
-        if (rt->watched[0]) {
-            RegCloseKey(rt->watched[0]);
-            rt->watched[0] = NULL;
+    /* Twice: a watched key that was deleted refuses the notification once. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (rt->watched[i] && rt->watch_level[i] != 0) {
+            RegCloseKey(rt->watched[i]); /* an ancestor: look for the key itself again */
+            rt->watched[i] = NULL;
         }
-        for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-            if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, candidates[i], 0, KEY_NOTIFY | KEY_READ,
-                              &rt->watched[0]) == ERROR_SUCCESS) {
-                rt->watching_parameters = i == 0;
-                break;
-            }
-        }
-    }
-    if (!rt->watched[1]) {
-        RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters",
-                      0, KEY_NOTIFY, &rt->watched[1]);
-    }
-    for (size_t i = 0; i < 2; i++) {
-        if (rt->watched[i]) {
-            BOOL subtree = i == 0 && !rt->watching_parameters;
-            if (RegNotifyChangeKeyValue(rt->watched[i], subtree, filter, rt->change, TRUE) !=
-                ERROR_SUCCESS) {
-                RegCloseKey(rt->watched[i]);
+        for (size_t level = 0; !rt->watched[i] && level < 3; level++) {
+            if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, watch_chains[i][level], 0, KEY_NOTIFY,
+                              &rt->watched[i]) == ERROR_SUCCESS) {
+                rt->watch_level[i] = level;
+            } else {
                 rt->watched[i] = NULL;
             }
         }
+        if (!rt->watched[i]) {
+            return;
+        }
+        if (RegNotifyChangeKeyValue(rt->watched[i], rt->watch_level[i] != 0, filter, rt->change,
+                                    TRUE) == ERROR_SUCCESS) {
+            return;
+        }
+        RegCloseKey(rt->watched[i]);
+        rt->watched[i] = NULL;
     }
+}
+
+/* Arms the notifications, before each reading so that no change slips between reading and
+ * arming. */
+static void arm_watches(runtime *rt)
+{
+    arm_watch(rt, 0);
+    arm_watch(rt, 1);
 }
 
 HANDLE runtime_change_event(runtime *rt)

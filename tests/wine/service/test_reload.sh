@@ -23,8 +23,10 @@ e2e_wait 20 e2e_port_open "$port"
 [ "$(e2e_rcpt "$port" 127.0.0.9 user@far.test)" = 550 ] || e2e_fail "127.0.0.9 may relay at start"
 
 # Deny 127.0.0.1 as well (bits 1 and 2): one .reg import, one reload.
-changed='the registry values under Parameters changed'
+# A reload put in force is an information event ("trace:"); a refused one is an error.
+changed='trace:.*the registry changed \(Parameters or IPEnableRouter\)'
 e2e_reg_import "$KEY" '"RelayFlags"=dword:00000003' "\"RelayDenyList\"=$(e2e_reg_multi 127.0.0.1)"
+reloads_at_least() { [ "$(e2e_events_count "$changed")" -ge "$1" ]; }
 e2e_events_wait 20 "$changed"
 [ "$(e2e_rcpt "$port" 127.0.0.1 user@far.test)" = 550 ] || e2e_fail "the deny list is not in force after the reload"
 [ "$(e2e_events_count "$changed")" = 1 ] || e2e_fail "one import, more than one reload"
@@ -53,13 +55,22 @@ e2e_events_wait 5 'not-an-address'
 
 # Corrected: in force.
 e2e_reg_import "$KEY" "\"RelayAllowList\"=$(e2e_reg_multi 127.0.0.2)"
-e2e_wait 20 test "$(e2e_events_count "$changed")" -ge 3
+e2e_wait 20 reloads_at_least 3
 [ "$(e2e_rcpt "$port" 127.0.0.2 user@far.test)" = 250 ] || e2e_fail "corrected list not in force"
 [ "$(e2e_rcpt "$port" 127.0.0.1 user@far.test)" = 550 ] || e2e_fail "old list still in force"
 
 # PARAMCHANGE on request (sc control MSExchangeIMC paramchange; Wine's sc lacks `control`).
 e2e_wine "$E2E_EXE" reload >/dev/null || e2e_fail "imsrelay.exe reload failed"
 e2e_events_wait 20 'requested by a PARAMCHANGE control'
+
+# Clients connected to a listed local address may relay (bit 3) until IP forwarding is
+# switched on in Tcpip\Parameters, a key of its own, also watched.
+e2e_reg_import "$KEY" '"RelayFlags"=dword:00000004' "\"RelayLocalIPList\"=$(e2e_reg_multi 127.0.0.1)"
+e2e_wait 20 reloads_at_least 4
+[ "$(e2e_rcpt "$port" 127.0.0.9 user@far.test)" = 250 ] || e2e_fail "RelayLocalIPList not in force"
+e2e_wine reg add 'HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters' /v IPEnableRouter /t REG_DWORD /d 1 /f >/dev/null
+e2e_wait 20 reloads_at_least 5
+[ "$(e2e_rcpt "$port" 127.0.0.9 user@far.test)" = 550 ] || e2e_fail "IP forwarding did not disable RelayLocalIPList"
 
 # The listeners stay as they were opened; a new port is announced for the next start.
 other=$(e2e_free_port)

@@ -229,6 +229,8 @@ static void hand_over(listener *l, SOCKET listening)
     }
 }
 
+#define ACCEPT_POLL_MS 50
+
 static DWORD WINAPI accept_thread(void *arg)
 {
     listener *l = arg;
@@ -238,9 +240,18 @@ static DWORD WINAPI accept_thread(void *arg)
         waits[i + 1] = l->events[i];
     }
     for (;;) {
-        DWORD r = WaitForMultipleObjects((DWORD)l->count + 1, waits, FALSE, INFINITE);
+        /* Under Wine 8 the FD_ACCEPT event is sometimes never signalled again (under load,
+         * connections then wait in the backlog for ever, even after WSAEventSelect is
+         * called anew): every ACCEPT_POLL_MS the backlog is also drained without it. */
+        DWORD r = WaitForMultipleObjects((DWORD)l->count + 1, waits, FALSE, ACCEPT_POLL_MS);
         if (r == WAIT_OBJECT_0 || r == WAIT_FAILED) {
             return 0;
+        }
+        if (r == WAIT_TIMEOUT) {
+            for (size_t k = 0; k < l->count; k++) {
+                hand_over(l, l->sockets[k]);
+            }
+            continue;
         }
         size_t i = r - WAIT_OBJECT_0 - 1;
         if (i >= l->count) {

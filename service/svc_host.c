@@ -115,7 +115,8 @@ int cmd_run(int argc, wchar_t **argv)
         return 1;
     }
     SetConsoleCtrlHandler(console_handler, TRUE);
-    fwprintf(stdout, L"imsrelay: running in the foreground; Ctrl+C stops.\n");
+    /* Narrow output: the event echo writes stdout as UTF-8 bytes too. */
+    fputs("imsrelay: running in the foreground; Ctrl+C stops.\n", stdout);
     fflush(stdout);
     enum svc_exit exit = svc_server_run(&signals);
     eventlog_close();

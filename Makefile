@@ -61,7 +61,7 @@ test-wine: dist
 	cd $(OUT)/win && $(CTEST)
 	@source build/wine-env.sh && wineserver -k 2>/dev/null || true
 
-bench: $(OUT)/bench/CMakeCache.txt
+bench: dist $(OUT)/bench/CMakeCache.txt
 	cmake --build $(OUT)/bench -j $(JOBS)
 	tests/bench/run $(OUT)/bench
 

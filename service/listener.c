@@ -168,7 +168,12 @@ listener *listener_open(const char *const *addresses, size_t count, uint16_t por
             failed = true;
         }
     }
-    if (configured == 0) {
+    if (addresses && configured == 0) {
+        eventlog_write(IMS_EVENT_CONFIG_ERROR, "ListenAddresses", "0", "",
+                       "holds no address, only blank or comment lines: there is nothing to "
+                       "listen on (delete the value to listen on every address)",
+                       NULL);
+    } else if (!addresses) {
         /* All IPv4 and all IPv6 addresses. A machine without IPv6 is served on IPv4 only;
          * a port taken on either family is a failure. */
         static const struct {

@@ -32,9 +32,10 @@ typedef struct listener_handler {
 typedef struct listener listener;
 
 /* Opens and binds every listening socket. addresses: numeric IPv4/IPv6 addresses, UTF-8
- * (blank lines and '#' comments skipped); count 0: all addresses of both families. Each
- * failure is reported (IMS_EVENT_LISTENER_FAILED); then NULL is returned with *exit set.
- * Winsock must be started. */
+ * (blank lines and '#' comments skipped; brackets around IPv6 allowed), or NULL for all
+ * addresses of both families (ListenAddresses absent). Each failure is reported (an event);
+ * then NULL is returned with *exit set: SVC_EXIT_LISTEN_FAILED for an address that cannot
+ * be used, SVC_EXIT_NO_LISTENER for a list without any address. Winsock must be started. */
 listener *listener_open(const char *const *addresses, size_t count, uint16_t port,
                         enum svc_exit *exit);
 

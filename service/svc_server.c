@@ -43,8 +43,12 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
     ims_snapshot *snapshot = runtime_acquire(rt);
     const ims_config *config = ims_snapshot_config(snapshot);
     enum svc_exit exit;
-    listener *l = listener_open(config->listen_addresses.lines, config->listen_addresses.count,
-                                (uint16_t)config->listen_port.value, &exit);
+    /* Absent, or unreadable (an error event said so): every address, as documented. */
+    bool every_address = config->listen_addresses.state == IMS_VALUE_ABSENT ||
+                         config->listen_addresses.state == IMS_VALUE_UNREADABLE;
+    listener *l = listener_open(every_address ? NULL : config->listen_addresses.lines,
+                                config->listen_addresses.count, (uint16_t)config->listen_port.value,
+                                &exit);
     if (!l) {
         ims_snapshot_release(snapshot);
         report_start_failure("no SMTP listener could be opened (see the events before)", exit);

@@ -33,3 +33,10 @@ void svc_status_report(DWORD state, enum svc_exit exit)
     }
     ReleaseSRWLockExclusive(&lock);
 }
+
+void svc_status_current(SERVICE_STATUS *out)
+{
+    AcquireSRWLockShared(&lock);
+    *out = status;
+    ReleaseSRWLockShared(&lock);
+}

@@ -27,4 +27,7 @@ void svc_status_attach(SERVICE_STATUS_HANDLE h);
  * (exit != SVC_EXIT_OK: ERROR_SERVICE_SPECIFIC_ERROR + exit). */
 void svc_status_report(DWORD state, enum svc_exit exit);
 
+/* The status last reported (what `sc query` shows), also in `run` mode. */
+void svc_status_current(SERVICE_STATUS *out);
+
 #endif

@@ -2,9 +2,9 @@
 """Writes the large deny list both servers get, the same networks in each one's syntax:
 
   deny.cidr      Postfix cidr table, every line REJECTing relaying
-  deny-K.reg     for K = 1..VARIANTS: a regedit /s file (REGEDIT4) setting RelayFlags 3 and
-                 RelayDenyList; variant K differs from the others in its last line, so each
-                 import is a real change that the service reloads
+  deny-K.reg     for K = 1..VARIANTS: a regedit /s file (REGEDIT4) setting RelayDenyList
+                 alone (one registry change, one reload to time); variant K differs from the
+                 others in its last line, so each import is a real change
 
   deny_list.py LINES DIR VARIANTS
 
@@ -43,7 +43,6 @@ def reg_file(path, lines):
     chunks = [data[i:i + per_line].hex(",") for i in range(0, len(data), per_line)]
     with open(path, "w", newline="\r\n") as f:
         f.write("REGEDIT4\n\n[" + KEY + "]\n")
-        f.write('"RelayFlags"=dword:00000003\n')
         f.write('"RelayDenyList"=hex(7):' + ",\\\n  ".join(chunks) + "\n\n")
 
 

@@ -11,8 +11,10 @@
 #   ims_queue_count / ims_queue_clear
 
 IMS_KEY='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
-# The event a live reload reports (IMS_EVENT_CONFIG_RELOADED, its first insertion string).
-IMS_RELOADED_PATTERN='trace:eventlog:ReportEventW L"the registry values under Parameters changed"'
+# The event a live reload after a registry change reports: IMS_EVENT_CONFIG_RELOADED, an
+# information event (trace:) whose first insertion string names the registry as trigger. A
+# refused reload has the same trigger text in an error event (err:).
+IMS_RELOADED_PATTERN='trace:eventlog:ReportEventW L"the registry'
 
 ims_begin() {
     local name=$1

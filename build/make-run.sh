@@ -34,6 +34,12 @@ mkdir -p "$WINEPREFIX"
 : >"$events"
 trap stop INT TERM EXIT
 echo "make run: preparing the Wine prefix $WINEPREFIX ..."
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+    # Made first on its own: the services.exe of a prefix's very first boot runs without
+    # the environment the boot is creating (no %ProgramData%), and services inherit it.
+    "$WINE" wineboot -i >/dev/null 2>&1 || true
+    wineserver -w
+fi
 wineserver -p || true
 WINEDEBUG="-all,err+eventlog,warn+eventlog,trace+eventlog" "$WINE" wineboot >/dev/null 2>>"$events" || true
 

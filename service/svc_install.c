@@ -26,7 +26,8 @@
 
 /* MailRoot: full control for SYSTEM and Administrators, modify for the service account
  * (Local Service), nothing for anyone else: it holds other people's mail. */
-#define MAIL_ROOT_SDDL L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;LS)"
+#define MAIL_ROOT_SDDL           L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;LS)"
+#define MAIL_ROOT_SERVICE_RIGHTS 0x1301bf /* "modify": read, write, delete; no ACL changes */
 
 static int failed(const wchar_t *what, DWORD error)
 {
@@ -175,10 +176,20 @@ static bool mail_root(wchar_t *out, DWORD size)
     return n > 0 && n <= size;
 }
 
-/* Creates a folder and its missing parents. */
-static DWORD make_folder(const wchar_t *path)
+/* Creates a folder and its missing parents; *created (may be NULL) tells whether `path`
+ * itself is new. */
+static DWORD make_folder(const wchar_t *path, bool *created)
 {
-    if (CreateDirectoryW(path, NULL) || GetLastError() == ERROR_ALREADY_EXISTS) {
+    if (created) {
+        *created = false;
+    }
+    if (CreateDirectoryW(path, NULL)) {
+        if (created) {
+            *created = true;
+        }
+        return ERROR_SUCCESS;
+    }
+    if (GetLastError() == ERROR_ALREADY_EXISTS) {
         return ERROR_SUCCESS;
     }
     if (GetLastError() != ERROR_PATH_NOT_FOUND) {
@@ -192,12 +203,67 @@ static DWORD make_folder(const wchar_t *path)
         return ERROR_PATH_NOT_FOUND;
     }
     *slash = L'\0';
-    DWORD s = make_folder(parent);
+    DWORD s = make_folder(parent, NULL);
     if (s != ERROR_SUCCESS) {
         return s;
     }
-    return CreateDirectoryW(path, NULL) || GetLastError() == ERROR_ALREADY_EXISTS ? ERROR_SUCCESS
-                                                                                  : GetLastError();
+    return make_folder(path, created);
+}
+
+/* A new MailRoot gets MAIL_ROOT_SDDL: nobody but the service and administrators reads mail. */
+static DWORD protect_new_folder(const wchar_t *path)
+{
+    PSECURITY_DESCRIPTOR sd = NULL;
+    PACL dacl = NULL;
+    BOOL present = FALSE, defaulted = FALSE;
+    DWORD s;
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(MAIL_ROOT_SDDL, SDDL_REVISION_1, &sd,
+                                                              NULL) ||
+        !GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted)) {
+        s = GetLastError();
+    } else {
+        s = SetNamedSecurityInfoW((wchar_t *)path, SE_FILE_OBJECT,
+                                  DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                                  NULL, NULL, dacl, NULL);
+    }
+    LocalFree(sd);
+    return s;
+}
+
+/* An existing MailRoot (an administrator's folder, or one an earlier install made) keeps its
+ * access rights; Local Service gets modify rights added, inherited by what is inside. */
+static DWORD grant_service(const wchar_t *path)
+{
+    PACL old = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    DWORD s = GetNamedSecurityInfoW(path, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL,
+                                    &old, NULL, &sd);
+    if (s != ERROR_SUCCESS) {
+        return s;
+    }
+    BYTE sid[SECURITY_MAX_SID_SIZE];
+    DWORD sid_size = sizeof(sid);
+    if (!CreateWellKnownSid(WinLocalServiceSid, NULL, sid, &sid_size)) {
+        s = GetLastError();
+        LocalFree(sd);
+        return s;
+    }
+    EXPLICIT_ACCESSW access = {0};
+    access.grfAccessPermissions = MAIL_ROOT_SERVICE_RIGHTS;
+    access.grfAccessMode = GRANT_ACCESS;
+    access.grfInheritance = SUB_CONTAINERS_AND_OBJECTS_INHERIT;
+    access.Trustee.TrusteeForm = TRUSTEE_IS_SID;
+    access.Trustee.TrusteeType = TRUSTEE_IS_WELL_KNOWN_GROUP;
+    access.Trustee.ptstrName = (wchar_t *)sid;
+    PACL merged = NULL;
+    s = SetEntriesInAclW(1, &access, old, &merged);
+    if (s == ERROR_SUCCESS) {
+        s = SetNamedSecurityInfoW((wchar_t *)path, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL,
+                                  NULL, merged, NULL);
+    }
+    LocalFree(merged);
+    LocalFree(sd);
+    return s;
 }
 
 static int install_mail_root(void)
@@ -206,28 +272,24 @@ static int install_mail_root(void)
     if (!mail_root(path, MAX_PATH)) {
         return failed(L"cannot expand MailRoot", ERROR_BAD_PATHNAME);
     }
-    DWORD s = make_folder(path);
+    bool created = false;
+    DWORD s = make_folder(path, &created);
     if (s != ERROR_SUCCESS) {
         return failed(L"cannot create MailRoot", s);
     }
-    PSECURITY_DESCRIPTOR sd = NULL;
-    PACL dacl = NULL;
-    BOOL present = FALSE, defaulted = FALSE;
-    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(MAIL_ROOT_SDDL, SDDL_REVISION_1, &sd,
-                                                              NULL) ||
-        !GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted)) {
-        s = GetLastError();
-    } else {
-        s = SetNamedSecurityInfoW(path, SE_FILE_OBJECT,
-                                  DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-                                  NULL, NULL, dacl, NULL);
-    }
-    LocalFree(sd);
+    s = created ? protect_new_folder(path) : grant_service(path);
     if (s != ERROR_SUCCESS) {
         return failed(L"cannot set the access rights of MailRoot", s);
     }
-    fwprintf(stdout, L"MailRoot: %ls (Local Service may write, other users have no access)\n",
-             path);
+    if (created) {
+        fwprintf(stdout,
+                 L"MailRoot: %ls created (Local Service may write, other users have no "
+                 L"access)\n",
+                 path);
+    } else {
+        fwprintf(stdout, L"MailRoot: %ls (existing access rights kept, Local Service may write)\n",
+                 path);
+    }
     return 0;
 }
 
@@ -387,7 +449,7 @@ static int backup_parameters(void)
     if (!mail_root(root, MAX_PATH)) {
         return failed(L"cannot expand MailRoot for the configuration backup", ERROR_BAD_PATHNAME);
     }
-    DWORD s = make_folder(root);
+    DWORD s = make_folder(root, NULL);
     if (s != ERROR_SUCCESS) {
         return failed(L"cannot create MailRoot for the configuration backup", s);
     }

@@ -15,6 +15,7 @@ e2e_wine reg add "$S" /v Start /t REG_DWORD /d 3 /f >/dev/null
 
 out=$(e2e_wine "$E2E_EXE" install 2>&1) || e2e_fail "second install failed: $out"
 grep -q 'RelayFlags: kept' <<<"$out" || e2e_fail "second install did not say it kept RelayFlags: $out"
+grep -q 'existing access rights kept' <<<"$out" || e2e_fail "second install replaced MailRoot's ACL: $out"
 [ "$(e2e_reg_query "$K" RelayFlags)" = 0x9 ] || e2e_fail "RelayFlags overwritten"
 [ "$(e2e_reg_query "$K" RelayAllowList)" = '10.0.0.0;255.0.0.0\0192.168.1.7' ] ||
     e2e_fail "RelayAllowList overwritten: $(e2e_reg_query "$K" RelayAllowList)"

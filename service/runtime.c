@@ -80,6 +80,32 @@ static uint64_t fingerprint(const ims_config *c, const ims_diag_list *diags)
     return h;
 }
 
+/* "RelayFlags 3: deny list, allow list (RelayDenyList 2 rules, RelayAllowList 1 rule,
+ * RelayLocalIPList 0 rules)": the flags as read, the rules in effect in the relay engine's
+ * words, and how many valid rules each list holds. */
+static void describe(ims_snapshot *s)
+{
+    char rules[384];
+    relay_policy_describe(s->policy, rules, sizeof(rules));
+    const ims_dword *flags = &s->config->relay_flags;
+    char flags_text[32];
+    if (flags->state == IMS_VALUE_ABSENT) {
+        snprintf(flags_text, sizeof(flags_text), "absent");
+    } else {
+        snprintf(flags_text, sizeof(flags_text), "%lu", (unsigned long)flags->value);
+    }
+    size_t counts[3];
+    for (int id = RELAY_DENY_LIST; id <= RELAY_LOCAL_IP_LIST; id++) {
+        const relay_list *list = relay_policy_list(s->policy, (relay_list_id)id);
+        counts[id] = list ? relay_list_count(list) : 0;
+    }
+    snprintf(s->description, sizeof(s->description),
+             "RelayFlags %s: %s (RelayDenyList %zu rule%s, RelayAllowList %zu rule%s, "
+             "RelayLocalIPList %zu rule%s)",
+             flags_text, rules, counts[0], counts[0] == 1 ? "" : "s", counts[1],
+             counts[1] == 1 ? "" : "s", counts[2], counts[2] == 1 ? "" : "s");
+}
+
 /* Reads the registry and compiles the rules. NULL only when out of memory. */
 static ims_snapshot *snapshot_build(ims_diag_list *diags)
 {
@@ -95,7 +121,7 @@ static ims_snapshot *snapshot_build(ims_diag_list *diags)
         free(s);
         return NULL;
     }
-    relay_policy_describe(s->policy, s->description, sizeof(s->description));
+    describe(s);
     s->fingerprint = fingerprint(s->config, diags);
     return s;
 }

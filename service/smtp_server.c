@@ -382,8 +382,10 @@ static bool post_send(session *s, const uint8_t *bytes, size_t length)
     WSABUF buf = {(ULONG)(length > 0x7fffffff ? 0x7fffffff : length), (char *)bytes};
     memset(&s->overlapped, 0, sizeof(s->overlapped));
     set_op(s, OP_SEND);
-    DWORD sent = 0;
-    if (WSASend(s->socket, &buf, 1, &sent, 0, &s->overlapped, NULL) == SOCKET_ERROR &&
+    /* No byte count pointer with an OVERLAPPED (as MSDN asks): Wine's WSASend reads the
+     * count from the OVERLAPPED after a send that completed at once, when another worker may
+     * already have taken the completion and freed the session (a crash under load). */
+    if (WSASend(s->socket, &buf, 1, NULL, 0, &s->overlapped, NULL) == SOCKET_ERROR &&
         WSAGetLastError() != WSA_IO_PENDING) {
         set_op(s, OP_NONE);
         return false;
@@ -394,10 +396,10 @@ static bool post_send(session *s, const uint8_t *bytes, size_t length)
 static bool post_recv(session *s)
 {
     WSABUF buf = {RECV_BUFFER_SIZE, (char *)s->received};
-    DWORD flags = 0, got = 0;
+    DWORD flags = 0;
     memset(&s->overlapped, 0, sizeof(s->overlapped));
     set_op(s, OP_RECV);
-    if (WSARecv(s->socket, &buf, 1, &got, &flags, &s->overlapped, NULL) == SOCKET_ERROR &&
+    if (WSARecv(s->socket, &buf, 1, NULL, &flags, &s->overlapped, NULL) == SOCKET_ERROR &&
         WSAGetLastError() != WSA_IO_PENDING) {
         set_op(s, OP_NONE);
         return false;

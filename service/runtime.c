@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "eventlog.h"
-#include "reg_reader_win32.h"
+#include "live_config.h"
 #include "settings.h"
 
 struct ims_snapshot {
@@ -106,21 +106,20 @@ static void describe(ims_snapshot *s)
              counts[1] == 1 ? "" : "s", counts[2], counts[2] == 1 ? "" : "s");
 }
 
-/* Reads the registry and compiles the rules. NULL only when out of memory. */
+/* Reads the registry and compiles the rules. NULL only when out of memory. diags must be
+ * empty: it receives the diagnostics of the reading. */
 static ims_snapshot *snapshot_build(ims_diag_list *diags)
 {
     ims_snapshot *s = calloc(1, sizeof(*s));
-    if (!s) {
-        return NULL;
-    }
-    s->refs = 1;
-    s->config = ims_registry_read_config(diags);
-    s->policy = s->config ? relay_policy_build(s->config, diags) : NULL;
-    if (!s->policy) {
-        ims_config_free(s->config);
+    live_config live;
+    if (!s || !live_config_read(&live)) {
         free(s);
         return NULL;
     }
+    s->refs = 1;
+    s->config = live.config;
+    s->policy = live.policy;
+    *diags = live.diags;
     describe(s);
     s->fingerprint = fingerprint(s->config, diags);
     return s;

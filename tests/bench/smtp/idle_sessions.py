@@ -3,13 +3,16 @@
 source addresses (each reads the greeting and says EHLO, as a real client that then goes
 quiet), measures the server's memory before and with them open, closes them, and prints
 
-  <kB before> <kB with sessions> <kB per session>
+  <kB before> <kB with sessions> <kB per session> [<kB per session in --extra-pid>]
 
 Memory is the resident set (RSS) of the process PID; with --tree, the proportional set
 size (PSS) summed over PID and all its descendants (Postfix runs one smtpd process per
 session, and RSS would count the pages they share once per process).
 
-  idle_sessions.py --port PORT --count N --pid PID [--tree]"""
+  idle_sessions.py --port PORT --count N --pid PID [--tree] [--extra-pid PID]
+
+--extra-pid: a helper process whose growth (RSS) is reported apart, such as Wine's
+wineserver, which keeps its own state for every socket of the processes it serves."""
 import argparse
 import os
 import resource
@@ -102,6 +105,7 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--tree", action="store_true")
+    ap.add_argument("--extra-pid", type=int)
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = a.count + 64
@@ -109,6 +113,7 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
 
     before = settle(a.pid, a.tree)
+    extra_before = rss_kb(a.extra_pid) if a.extra_pid else 0
     sessions = []
     try:
         for i in range(a.count):
@@ -126,10 +131,13 @@ def main():
             if not read_reply(s).startswith(b"250"):
                 raise RuntimeError("EHLO refused")
         with_sessions = settle(a.pid, a.tree)
+        extra = ""
+        if a.extra_pid:
+            extra = f" {(rss_kb(a.extra_pid) - extra_before) / a.count:.1f}"
     finally:
         for s in sessions:
             s.close()
-    print(f"{before} {with_sessions} {(with_sessions - before) / a.count:.1f}")
+    print(f"{before} {with_sessions} {(with_sessions - before) / a.count:.1f}{extra}")
     return 0
 
 

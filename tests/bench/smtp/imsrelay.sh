@@ -92,6 +92,18 @@ ims_pid() {
     return 1
 }
 
+# The wineserver of this prefix (it holds Wine's side of every socket of the service).
+ims_wineserver_pid() {
+    local d
+    for d in /proc/[0-9]*; do
+        grep -qx 'wineserver64\|wineserver' "$d/comm" 2>/dev/null || continue
+        tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "WINEPREFIX=$WINEPREFIX" || continue
+        echo "${d#/proc/}"
+        return 0
+    done
+    return 1
+}
+
 ims_queue_count() {
     find "$IMS_MAILROOT/Queue" -type f 2>/dev/null | wc -l
 }

@@ -79,6 +79,16 @@ def rcpt(source, recipient, local="127.0.0.1", auth=None, helo="client.test"):
             c.close()
 
 
+def reloads():
+    # The trigger string of the "configuration reloaded" event.
+    return sum(1 for _, v in event_strings() if v.startswith("the registry changed"))
+
+
+def wait_reload(before, seconds=20):
+    """Waits for a reload after `before` (the count of reload events before the change)."""
+    return eventually(lambda: reloads() > before, seconds)
+
+
 def eventually(predicate, seconds=20):
     """For a live reload: the service applies a registry change within moments."""
     deadline = time.time() + seconds
@@ -281,10 +291,11 @@ def test_auth():
     r = wine(EXE, "user", "add", "alice", "--password-stdin", stdin="s3cret pass\n")
     check(r.returncode == 0, f"user add alice: {r.stdout.strip()} {r.stderr.strip()}")
     reg_dword("RelayFlags", 8)
-    check(eventually(lambda: rcpt("127.0.4.4", "bob@far.test")[0] == 550),
-          "bit 4: an unauthenticated client may not relay")
-    check(rcpt("127.0.4.4", "bob@far.test", auth=("alice", "s3cret pass"))[0] == 250,
+    check(eventually(lambda: rcpt("127.0.4.4", "bob@far.test",
+                                  auth=("alice", "s3cret pass"))[0] == 250),
           "bit 4: after AUTH LOGIN as alice the client may relay")
+    check(rcpt("127.0.4.4", "bob@far.test")[0] == 550,
+          "bit 4: an unauthenticated client may not relay")
     c = client("127.0.4.4")
     c.ehlo("client.test")
     token = base64.b64encode(b"\0alice\0s3cret pass").decode()
@@ -458,8 +469,10 @@ def test_idle_sessions_cost_no_thread_each():
 
 
 def test_idle_timeout():
+    before = reloads()
     reg_dword("IdleTimeoutSeconds", 10)
-    time.sleep(2)  # the reload; sessions take the timeout of the configuration at connect
+    # Sessions take the timeout of the configuration in force when they connect.
+    check(wait_reload(before), "the new IdleTimeoutSeconds is loaded")
     s = socket.socket()
     s.bind(("127.0.9.1", 0))
     s.settimeout(40)
@@ -489,10 +502,12 @@ def test_protocol_log():
 
 
 def test_denial_rate_limit():
-    reg_dword("DenialEventsPerMinute", 2)
     reg_dword("RelayFlags", 2)
     reg_multi("RelayAllowList", "127.0.1.0;255.255.255.0")
-    time.sleep(2)  # the reload
+    eventually(lambda: rcpt("127.0.1.9", "x@far.test")[0] == 250)
+    before = reloads()
+    reg_dword("DenialEventsPerMinute", 2)
+    check(wait_reload(before), "the new DenialEventsPerMinute is loaded")
     for i in range(6):
         check(rcpt("127.0.11.1", f"spam{i}@far.test")[0] == 550, f"spam run denial {i + 1}")
     time.sleep(2)

@@ -460,8 +460,9 @@ static void pump(session *s)
     }
 }
 
-/* One completion for session s: `bytes` transferred, ok false on an I/O error. */
-static void complete(session *s, DWORD bytes, bool ok)
+/* One completion for session s: `bytes` transferred, `error` the Windows error of a failed
+ * operation (0 when it succeeded). */
+static void complete(session *s, DWORD bytes, DWORD error)
 {
     AcquireSRWLockExclusive(&s->server->lock);
     session_op op = s->op;
@@ -478,7 +479,10 @@ static void complete(session *s, DWORD bytes, bool ok)
     case OP_WAKE:
         break;
     case OP_SEND:
-        if (!ok) {
+        if (error) {
+            char why[64];
+            snprintf(why, sizeof(why), "send failed: Windows error %lu", (unsigned long)error);
+            log_event(s, why);
             session_close(s);
             return;
         }
@@ -486,7 +490,7 @@ static void complete(session *s, DWORD bytes, bool ok)
         s->delay_done = false;
         break;
     case OP_RECV:
-        if (ok && bytes > 0) {
+        if (!error && bytes > 0) {
             s->received_len = bytes;
             s->received_used = 0;
         } else if (timed_out) {
@@ -495,7 +499,15 @@ static void complete(session *s, DWORD bytes, bool ok)
         } else if (stopping) {
             smtp_session_shutdown(s->engine);
         } else {
-            session_close(s); /* the client went away */
+            /* The client went away; the protocol log says how, for whoever wonders why a
+             * session ended without QUIT. */
+            char why[64];
+            if (error) {
+                snprintf(why, sizeof(why), "receive failed: Windows error %lu",
+                         (unsigned long)error);
+            }
+            log_event(s, error ? why : "closed by the client");
+            session_close(s);
             return;
         }
         break;
@@ -520,7 +532,7 @@ static DWORD WINAPI worker_main(void *param)
             }
             continue;
         }
-        complete((session *)overlapped, bytes, ok != 0);
+        complete((session *)overlapped, bytes, ok ? 0 : GetLastError());
     }
 }
 

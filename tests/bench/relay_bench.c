@@ -25,6 +25,7 @@
 #endif
 
 #include "relay_policy.h"
+#include "test_rng.h"
 
 /* CPU time of this thread, not wall time: the build machine is shared, and a benchmark
  * should measure the work done, not the neighbours. */
@@ -44,18 +45,6 @@ static double now_seconds(void)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 #endif
-}
-
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t next(rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
 }
 
 #define LINE_BYTES 96

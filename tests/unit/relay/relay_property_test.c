@@ -13,23 +13,12 @@
 #include <cmocka.h>
 
 #include "relay_fixture.h"
+#include "test_rng.h"
 
 #define TRIALS     400
 #define MAX_LINES  300
 #define QUERIES    400
 #define LINE_BYTES 160
-
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t next(rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 static uint32_t below(rng *r, uint32_t n)
 {

@@ -156,14 +156,16 @@ static void report_suppressed(void *ctx, const denial_summary *summary)
     eventlog_write(IMS_EVENT_DENIALS_SUPPRESSED, count, summary->client, seconds, limit, NULL);
 }
 
-static void on_denial(session *s, const smtp_relay_query *query, const relay_verdict *verdict)
+/* config: the configuration that made the decision, so the rate limit in force is the one
+ * of the rules that denied (a reload applies to the limit as to the rules). */
+static void on_denial(session *s, const ims_config *config, const smtp_relay_query *query,
+                      const relay_verdict *verdict)
 {
     smtp_server *server = s->server;
     denial_summary summary;
     bool has_summary = false;
     EnterCriticalSection(&server->limiter_lock);
-    uint32_t rate = ims_snapshot_config(s->snapshot)->denial_events_per_minute.value;
-    denial_limiter_set_rate(server->limiter, rate);
+    denial_limiter_set_rate(server->limiter, config->denial_events_per_minute.value);
     bool log = denial_limiter_on_denial(server->limiter, s->client_text, GetTickCount64(), &summary,
                                         &has_summary);
     LeaveCriticalSection(&server->limiter_lock);
@@ -206,7 +208,7 @@ static smtp_relay_verdict relay_check(void *ctx, const smtp_relay_query *query)
     relay_decide(ims_snapshot_policy(snap), &s->client, &s->local, query->auth_account != NULL,
                  &verdict);
     if (!verdict.allowed) {
-        on_denial(s, query, &verdict);
+        on_denial(s, ims_snapshot_config(snap), query, &verdict);
     }
     ims_snapshot_release(snap);
     return verdict.allowed ? SMTP_RELAY_ALLOW : SMTP_RELAY_DENY;

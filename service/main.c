@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <wchar.h>
 
-#include "commands.h"
-#include "svc_host.h"
+#include "cli/commands.h"
+#include "host/svc_host.h"
 
 typedef struct command {
     const wchar_t *name;

@@ -58,14 +58,14 @@ static void make_line(rng *r, char *out)
     if (pick < 79) {
         int prefix = 16 + (int)(next(r) % 17);
         uint32_t mask = prefix ? ~(uint32_t)0 << (32 - prefix) : 0;
-        ims_addr net = ims_addr_from_v4_uint((uint32_t)next(r) & mask);
-        char text[IMS_ADDR_TEXT_MAX];
-        ims_addr_format(&net, text, sizeof(text));
+        relay_addr net = relay_addr_from_v4_uint((uint32_t)next(r) & mask);
+        char text[RELAY_ADDR_TEXT_MAX];
+        relay_addr_format(&net, text, sizeof(text));
         snprintf(out, LINE_BYTES, "%s/%d", text, prefix);
     } else if (pick < 99) {
-        ims_addr net;
+        relay_addr net;
         memset(&net, 0, sizeof(net));
-        net.family = IMS_AF_INET6;
+        net.family = RELAY_AF_INET6;
         net.bytes[0] = 0x20;
         net.bytes[1] = 0x01;
         int prefix = 32 + (int)(next(r) % 97);
@@ -75,22 +75,22 @@ static void make_line(rng *r, char *out)
         for (int bit = prefix; bit < 128; bit++) {
             net.bytes[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
         }
-        char text[IMS_ADDR_TEXT_MAX];
-        ims_addr_format(&net, text, sizeof(text));
+        char text[RELAY_ADDR_TEXT_MAX];
+        relay_addr_format(&net, text, sizeof(text));
         snprintf(out, LINE_BYTES, "%s/%d", text, prefix);
     } else {
         uint32_t mask = scattered_masks[next(r) % 4];
-        ims_addr net = ims_addr_from_v4_uint((uint32_t)next(r) & mask);
-        ims_addr m = ims_addr_from_v4_uint(mask);
-        char n[IMS_ADDR_TEXT_MAX], t[IMS_ADDR_TEXT_MAX];
-        ims_addr_format(&net, n, sizeof(n));
-        ims_addr_format(&m, t, sizeof(t));
+        relay_addr net = relay_addr_from_v4_uint((uint32_t)next(r) & mask);
+        relay_addr m = relay_addr_from_v4_uint(mask);
+        char n[RELAY_ADDR_TEXT_MAX], t[RELAY_ADDR_TEXT_MAX];
+        relay_addr_format(&net, n, sizeof(n));
+        relay_addr_format(&m, t, sizeof(t));
         snprintf(out, LINE_BYTES, "%s;%s", n, t);
     }
 }
 
 /* The article read aloud on the linear scan: the baseline. */
-static bool reference_decide(const relay_policy *p, const ims_addr *client, uint32_t *line)
+static bool reference_decide(const relay_policy *p, const relay_addr *client, uint32_t *line)
 {
     const relay_list *deny = relay_policy_list(p, RELAY_DENY_LIST);
     const relay_list *allow = relay_policy_list(p, RELAY_ALLOW_LIST);
@@ -114,7 +114,7 @@ static int run_size(size_t lines, size_t queries, double min_seconds, size_t ref
     rng r = {lines * 2654435761u + 17};
     char *arena = malloc(lines * LINE_BYTES);
     const char **text = malloc(lines * sizeof(*text));
-    ims_addr *query = malloc(queries * sizeof(*query));
+    relay_addr *query = malloc(queries * sizeof(*query));
     if (!arena || !text || !query) {
         fprintf(stderr, "relay_bench: out of memory for %lu lines\n", (unsigned long)lines);
         return 1;
@@ -124,14 +124,14 @@ static int run_size(size_t lines, size_t queries, double min_seconds, size_t ref
         make_line(&r, arena + i * LINE_BYTES);
     }
     static const char *const allow_lines[] = {"10.0.0.0/8"};
-    ims_config cfg;
+    regio_config cfg;
     memset(&cfg, 0, sizeof(cfg));
-    cfg.relay_flags = (ims_dword){"RelayFlags", IMS_VALUE_OK, 3};
-    cfg.relay_deny_list = (ims_list){"RelayDenyList", IMS_VALUE_OK, text, lines};
-    cfg.relay_allow_list = (ims_list){"RelayAllowList", IMS_VALUE_OK, allow_lines, 1};
+    cfg.relay_flags = (regio_dword){"RelayFlags", REGIO_VALUE_OK, 3};
+    cfg.relay_deny_list = (regio_list){"RelayDenyList", REGIO_VALUE_OK, text, lines};
+    cfg.relay_allow_list = (regio_list){"RelayAllowList", REGIO_VALUE_OK, allow_lines, 1};
 
-    ims_diag_list diags;
-    ims_diag_list_init(&diags);
+    regio_diag_list diags;
+    regio_diag_list_init(&diags);
     double t0 = now_seconds();
     relay_policy *policy = relay_policy_build(&cfg, &diags);
     double compile = now_seconds() - t0;
@@ -139,7 +139,7 @@ static int run_size(size_t lines, size_t queries, double min_seconds, size_t ref
         fprintf(stderr, "relay_bench: out of memory compiling %lu lines\n", (unsigned long)lines);
         return 1;
     }
-    if (ims_diag_count(&diags, IMS_SEV_ERROR) > 0) {
+    if (regio_diag_count(&diags, REGIO_SEV_ERROR) > 0) {
         fprintf(stderr, "relay_bench: generated list has errors: %s\n", diags.items[0].message);
         return 1;
     }
@@ -149,13 +149,13 @@ static int run_size(size_t lines, size_t queries, double min_seconds, size_t ref
         if (next(&r) % 2) {
             const relay_rule *rule =
                     &relay_list_entry(deny, next(&r) % relay_list_count(deny))->rule;
-            ims_addr a = rule->net;
+            relay_addr a = rule->net;
             for (int i = 0; i < 16; i++) {
                 a.bytes[i] = (uint8_t)(rule->net.bytes[i] | (next(&r) & ~rule->mask.bytes[i]));
             }
             query[q] = a;
         } else {
-            query[q] = ims_addr_from_v4_uint((uint32_t)next(&r));
+            query[q] = relay_addr_from_v4_uint((uint32_t)next(&r));
         }
     }
 
@@ -188,8 +188,8 @@ static int run_size(size_t lines, size_t queries, double min_seconds, size_t ref
         relay_decide(policy, &query[q], NULL, false, &v);
         bool allowed = reference_decide(policy, &query[q], &line);
         if (v.allowed != allowed || v.line != line) {
-            char a[IMS_ADDR_TEXT_MAX];
-            ims_addr_format(&query[q], a, sizeof(a));
+            char a[RELAY_ADDR_TEXT_MAX];
+            relay_addr_format(&query[q], a, sizeof(a));
             fprintf(stderr, "relay_bench: %s: engine line %lu, reference line %lu\n", a,
                     (unsigned long)v.line, (unsigned long)line);
             return 1;
@@ -208,7 +208,7 @@ static int run_size(size_t lines, size_t queries, double min_seconds, size_t ref
     fflush(stdout);
 
     relay_policy_free(policy);
-    ims_diag_list_free(&diags);
+    regio_diag_list_free(&diags);
     free(query);
     free(text);
     free(arena);

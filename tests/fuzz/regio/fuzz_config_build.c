@@ -1,4 +1,4 @@
-/* ims_config_build over fuzzed raw values: any names (real, near-miss, unknown), types, sizes
+/* regio_config_build over fuzzed raw values: any names (real, near-miss, unknown), types, sizes
  * and bytes. Each value's bytes live in a block of exactly their size, so ASan catches any
  * read past a value. Input format, repeated: name selector (1 byte), type (1 byte), flags
  * (1 byte: bit 0 unreadable, bit 1 key missing), size (2 bytes LE, clamped to what is left),
@@ -22,13 +22,13 @@ static const char *const extra_names[] = {"RelayAlowList", "relaydenylist",  "",
 static const char *pick_name(uint8_t selector)
 {
     size_t count;
-    const ims_setting *settings = ims_settings(&count);
+    const regio_setting *settings = regio_settings(&count);
     size_t extra = sizeof(extra_names) / sizeof(extra_names[0]);
     size_t i = selector % (count + extra);
     return i < count ? settings[i].name : extra_names[i - count];
 }
 
-static size_t touch_list(const ims_list *list)
+static size_t touch_list(const regio_list *list)
 {
     size_t total = 0;
     for (size_t i = 0; i < list->count; i++) {
@@ -39,7 +39,7 @@ static size_t touch_list(const ims_list *list)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ims_raw_value values[VALUES_MAX];
+    regio_raw_value values[VALUES_MAX];
     uint8_t *blocks[VALUES_MAX];
     size_t count = 0;
     bool key_missing = false;
@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(blocks[count], data + pos, n);
         }
         pos += n;
-        values[count] = (ims_raw_value){.name = pick_name(h[0]),
+        values[count] = (regio_raw_value){.name = pick_name(h[0]),
                                         .type = h[1] < 12 ? h[1] : h[1] * 1000u,
                                         .data = blocks[count],
                                         .size = n,
@@ -65,12 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         count++;
     }
 
-    ims_diag_list diags;
-    ims_diag_list_init(&diags);
-    ims_host_defaults defaults = {.mail_root = "C:\\ProgramData\\imsrelay",
+    regio_diag_list diags;
+    regio_diag_list_init(&diags);
+    regio_host_defaults defaults = {.mail_root = "C:\\ProgramData\\imsrelay",
                                   .host_name = count % 2 ? "host.example" : "bad host"};
-    ims_config *config =
-            ims_config_build_with_defaults(values, count, key_missing, &defaults, &diags);
+    regio_config *config =
+            regio_config_build_with_defaults(values, count, key_missing, &defaults, &diags);
     volatile size_t sink = 0;
     if (config) {
         sink += touch_list(&config->relay_deny_list) + touch_list(&config->relay_allow_list) +
@@ -79,10 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sink += strlen(config->mail_root) + strlen(config->host_name);
         sink += config->relay_flags.value + config->listen_port.value;
         /* Fail-safe invariants: an unusable RelayFlags is 0, an unusable IPEnableRouter is 1. */
-        if (config->relay_flags.state == IMS_VALUE_UNREADABLE && config->relay_flags.value != 0) {
+        if (config->relay_flags.state == REGIO_VALUE_UNREADABLE && config->relay_flags.value != 0) {
             abort();
         }
-        if (config->ip_enable_router.state == IMS_VALUE_UNREADABLE &&
+        if (config->ip_enable_router.state == REGIO_VALUE_UNREADABLE &&
             config->ip_enable_router.value != 1) {
             abort();
         }
@@ -92,8 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 strlen(diags.items[i].message);
     }
     (void)sink;
-    ims_config_free(config);
-    ims_diag_list_free(&diags);
+    regio_config_free(config);
+    regio_diag_list_free(&diags);
     for (size_t i = 0; i < count; i++) {
         free(blocks[i]);
     }

@@ -1,10 +1,10 @@
-/* ims_addr_parse_span on any bytes: never reads past len, and whatever it accepts formats
+/* relay_addr_parse_span on any bytes: never reads past len, and whatever it accepts formats
  * to a canonical text that parses back to the same address. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ims_addr.h"
+#include "relay_addr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,18 +16,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     memcpy(text, data, size);
-    ims_addr a;
+    relay_addr a;
     char why[200];
-    if (ims_addr_parse_span(text, size, &a, why, sizeof(why))) {
-        char canonical[IMS_ADDR_TEXT_MAX];
-        size_t n = ims_addr_format(&a, canonical, sizeof(canonical));
-        ims_addr back;
-        if (n >= sizeof(canonical) || !ims_addr_parse(canonical, &back) ||
-            !ims_addr_equal(&a, &back)) {
+    if (relay_addr_parse_span(text, size, &a, why, sizeof(why))) {
+        char canonical[RELAY_ADDR_TEXT_MAX];
+        size_t n = relay_addr_format(&a, canonical, sizeof(canonical));
+        relay_addr back;
+        if (n >= sizeof(canonical) || !relay_addr_parse(canonical, &back) ||
+            !relay_addr_equal(&a, &back)) {
             abort();
         }
-        ims_addr normal = ims_addr_normalized(&a);
-        if (normal.family != IMS_AF_INET4 && normal.family != IMS_AF_INET6) {
+        relay_addr normal = relay_addr_normalized(&a);
+        if (normal.family != RELAY_AF_INET4 && normal.family != RELAY_AF_INET6) {
             abort();
         }
     } else if (memchr(why, '\0', sizeof(why)) == NULL || why[0] == '\0') {

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         relay_rule_format(&rule, text, sizeof(text));
         relay_rule back;
         if (relay_line_parse(text, &back, why, sizeof(why)) != RELAY_LINE_RULE ||
-            !ims_addr_equal(&back.net, &rule.net) || !ims_addr_equal(&back.mask, &rule.mask) ||
+            !relay_addr_equal(&back.net, &rule.net) || !relay_addr_equal(&back.mask, &rule.mask) ||
             back.prefix != rule.prefix || back.never_matches != rule.never_matches) {
             abort();
         }

@@ -13,10 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_LINES 2048
 
-static void check_list(const relay_list *list, const ims_addr *extra, size_t extras)
+static void check_list(const relay_list *list, const relay_addr *extra, size_t extras)
 {
     for (size_t i = 0; i < relay_list_count(list) + extras; i++) {
-        ims_addr a = i < relay_list_count(list) ? relay_list_entry(list, i)->rule.net
+        relay_addr a = i < relay_list_count(list) ? relay_list_entry(list, i)->rule.net
                                                 : extra[i - relay_list_count(list)];
         size_t fast = relay_list_match(list, &a);
         if (fast != relay_list_match_linear(list, &a)) {
@@ -63,34 +63,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p = end + 1;
     }
 
-    ims_config cfg;
+    regio_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.relay_flags.name = "RelayFlags";
-    cfg.relay_flags.state = (ims_value_state)(states & 3);
+    cfg.relay_flags.state = (regio_value_state)(states & 3);
     cfg.relay_flags.value = flags;
-    ims_list *lists[3] = {&cfg.relay_deny_list, &cfg.relay_allow_list, &cfg.relay_local_ip_list};
+    regio_list *lists[3] = {&cfg.relay_deny_list, &cfg.relay_allow_list, &cfg.relay_local_ip_list};
     const char *names[3] = {"RelayDenyList", "RelayAllowList", "RelayLocalIPList"};
     for (int l = 0; l < 3; l++) {
         lists[l]->name = names[l];
-        lists[l]->state = (states >> (2 + l)) & 1 ? IMS_VALUE_UNREADABLE : IMS_VALUE_OK;
+        lists[l]->state = (states >> (2 + l)) & 1 ? REGIO_VALUE_UNREADABLE : REGIO_VALUE_OK;
         lists[l]->lines = lines[l];
         lists[l]->count = counts[l];
     }
-    cfg.ip_enable_router.state = IMS_VALUE_OK;
+    cfg.ip_enable_router.state = REGIO_VALUE_OK;
     cfg.ip_enable_router.value = (states >> 5) & 1;
 
-    ims_diag_list diags;
-    ims_diag_list_init(&diags);
+    regio_diag_list diags;
+    regio_diag_list_init(&diags);
     relay_policy *policy = relay_policy_build(&cfg, &diags);
     if (!policy) {
         abort();
     }
     /* Addresses from the input bytes, both families, and IPv4-mapped. */
-    ims_addr extra[3];
+    relay_addr extra[3];
     memset(extra, 0, sizeof(extra));
-    extra[0].family = IMS_AF_INET4;
-    extra[1].family = IMS_AF_INET6;
-    extra[2].family = IMS_AF_INET6;
+    extra[0].family = RELAY_AF_INET4;
+    extra[1].family = RELAY_AF_INET6;
+    extra[2].family = RELAY_AF_INET6;
     for (size_t i = 0; i < 16 && i < size; i++) {
         extra[1].bytes[i] = data[size - 1 - i];
         if (i < 4) {
@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     relay_policy_free(policy);
-    ims_diag_list_free(&diags);
+    regio_diag_list_free(&diags);
     for (int l = 0; l < 3; l++) {
         free(lines[l]);
     }

@@ -67,11 +67,11 @@ static int same_name(const char *a, const char *b)
     return *a == *b;
 }
 
-int find_diag(const ims_diag_list *diags, ims_severity severity, const char *value,
+int find_diag(const regio_diag_list *diags, regio_severity severity, const char *value,
               const char *part)
 {
     for (size_t i = 0; i < diags->count; i++) {
-        const ims_diag *d = &diags->items[i];
+        const regio_diag *d = &diags->items[i];
         if (d->severity == severity && same_name(d->value, value) && strstr(d->message, part)) {
             return (int)i;
         }

@@ -23,7 +23,7 @@ void raw_bytes_free_all(void);
 #define U16(lit) utf16(lit, sizeof(lit) - 1), 2 * (sizeof(lit) - 1)
 
 /* Index of the first diagnostic of `value` at `severity` whose message contains `part`, or -1. */
-int find_diag(const ims_diag_list *diags, ims_severity severity, const char *value,
+int find_diag(const regio_diag_list *diags, regio_severity severity, const char *value,
               const char *part);
 
 #endif

@@ -1,4 +1,4 @@
-/* ims_config_build: the whole registry contract, defaults, bounds and the fail-safe rules. */
+/* regio_config_build: the whole registry contract, defaults, bounds and the fail-safe rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,14 +13,14 @@
 #include "settings.h"
 
 typedef struct fixture {
-    ims_diag_list diags;
-    ims_config *config;
+    regio_diag_list diags;
+    regio_config *config;
 } fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    ims_diag_list_init(&f->diags);
+    regio_diag_list_init(&f->diags);
     *state = f;
     return 0;
 }
@@ -28,48 +28,48 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    ims_config_free(f->config);
-    ims_diag_list_free(&f->diags);
+    regio_config_free(f->config);
+    regio_diag_list_free(&f->diags);
     free(f);
     raw_bytes_free_all();
     return 0;
 }
 
-static const ims_config *build(fixture *f, const ims_raw_value *values, size_t count)
+static const regio_config *build(fixture *f, const regio_raw_value *values, size_t count)
 {
-    ims_config_free(f->config);
-    ims_diag_list_free(&f->diags);
-    f->config = ims_config_build(values, count, false, &f->diags);
+    regio_config_free(f->config);
+    regio_diag_list_free(&f->diags);
+    f->config = regio_config_build(values, count, false, &f->diags);
     assert_non_null(f->config);
     return f->config;
 }
 
 #define DWORD(name_, v)                                                                            \
     {                                                                                              \
-        .name = name_, .type = IMS_REG_DWORD, .data = dword_bytes(v), .size = 4                    \
+        .name = name_, .type = REGIO_REG_DWORD, .data = dword_bytes(v), .size = 4                    \
     }
 #define MULTI(name_, lit)                                                                          \
     {                                                                                              \
-        .name = name_, .type = IMS_REG_MULTI_SZ, .data = U16(lit)                                  \
+        .name = name_, .type = REGIO_REG_MULTI_SZ, .data = U16(lit)                                  \
     }
 #define SZ(name_, lit)                                                                             \
     {                                                                                              \
-        .name = name_, .type = IMS_REG_SZ, .data = U16(lit)                                        \
+        .name = name_, .type = REGIO_REG_SZ, .data = U16(lit)                                        \
     }
 
 static void missing_key_gives_every_default(void **state)
 {
     fixture *f = *state;
-    f->config = ims_config_build(NULL, 0, true, &f->diags);
-    const ims_config *c = f->config;
+    f->config = regio_config_build(NULL, 0, true, &f->diags);
+    const regio_config *c = f->config;
     assert_non_null(c);
-    assert_int_equal(c->relay_flags.state, IMS_VALUE_ABSENT);
+    assert_int_equal(c->relay_flags.state, REGIO_VALUE_ABSENT);
     assert_int_equal(c->relay_flags.value, 0);
     assert_string_equal(c->relay_flags.name, "RelayFlags");
-    const ims_list *lists[] = {&c->relay_deny_list, &c->relay_allow_list, &c->relay_local_ip_list,
+    const regio_list *lists[] = {&c->relay_deny_list, &c->relay_allow_list, &c->relay_local_ip_list,
                                &c->local_domains, &c->listen_addresses};
     for (size_t i = 0; i < 5; i++) {
-        assert_int_equal(lists[i]->state, IMS_VALUE_ABSENT);
+        assert_int_equal(lists[i]->state, REGIO_VALUE_ABSENT);
         assert_int_equal(lists[i]->count, 0);
         assert_non_null(lists[i]->lines);
         assert_non_null(lists[i]->name);
@@ -86,18 +86,18 @@ static void missing_key_gives_every_default(void **state)
     assert_int_equal(c->denial_events_per_minute.value, 10);
     assert_int_equal(c->auth_windows_accounts.value, 0);
     assert_string_equal(c->mail_root, "%ProgramData%\\imsrelay");
-    assert_int_equal(c->mail_root_state, IMS_VALUE_ABSENT);
+    assert_int_equal(c->mail_root_state, REGIO_VALUE_ABSENT);
     assert_string_equal(c->host_name, "");
-    assert_int_equal(c->host_name_state, IMS_VALUE_ABSENT);
-    assert_true(find_diag(&f->diags, IMS_SEV_INFO, "", "does not exist") >= 0);
-    assert_true(find_diag(&f->diags, IMS_SEV_INFO, "RelayFlags", "no client may relay") >= 0);
-    assert_int_equal(ims_diag_count(&f->diags, IMS_SEV_WARNING), 0);
+    assert_int_equal(c->host_name_state, REGIO_VALUE_ABSENT);
+    assert_true(find_diag(&f->diags, REGIO_SEV_INFO, "", "does not exist") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_INFO, "RelayFlags", "no client may relay") >= 0);
+    assert_int_equal(regio_diag_count(&f->diags, REGIO_SEV_WARNING), 0);
 }
 
 static void a_full_valid_configuration_is_read_as_written(void **state)
 {
     fixture *f = *state;
-    ims_raw_value values[] = {
+    regio_raw_value values[] = {
             DWORD("RelayFlags", 3),
             MULTI("RelayDenyList", "192.168.1.0;255.255.255.248\0\0"),
             MULTI("RelayAllowList", "192.168.1.0;255.255.255.0\0# office\0\0"),
@@ -106,7 +106,7 @@ static void a_full_valid_configuration_is_read_as_written(void **state)
             MULTI("LocalDomains", "example.com\0example.org\0\0"),
             DWORD("ListenPort", 2525),
             MULTI("ListenAddresses", "127.0.0.1\0::1\0\0"),
-            {.name = "MailRoot", .type = IMS_REG_EXPAND_SZ, .data = U16("D:\\imsrelay\0")},
+            {.name = "MailRoot", .type = REGIO_REG_EXPAND_SZ, .data = U16("D:\\imsrelay\0")},
             SZ("SmtpHostName", "mail.example.com\0"),
             DWORD("MaxMessageBytes", 1048576),
             DWORD("MaxRecipients", 500),
@@ -118,9 +118,9 @@ static void a_full_valid_configuration_is_read_as_written(void **state)
             DWORD("DenialEventsPerMinute", 3),
             DWORD("AuthWindowsAccounts", 1),
     };
-    const ims_config *c = build(f, values, sizeof(values) / sizeof(values[0]));
+    const regio_config *c = build(f, values, sizeof(values) / sizeof(values[0]));
     assert_int_equal(f->diags.count, 0);
-    assert_int_equal(c->relay_flags.state, IMS_VALUE_OK);
+    assert_int_equal(c->relay_flags.state, REGIO_VALUE_OK);
     assert_int_equal(c->relay_flags.value, 3);
     assert_int_equal(c->relay_deny_list.count, 1);
     assert_string_equal(c->relay_deny_list.lines[0], "192.168.1.0;255.255.255.248");
@@ -132,7 +132,7 @@ static void a_full_valid_configuration_is_read_as_written(void **state)
     assert_int_equal(c->listen_port.value, 2525);
     assert_string_equal(c->listen_addresses.lines[1], "::1");
     assert_string_equal(c->mail_root, "D:\\imsrelay");
-    assert_int_equal(c->mail_root_state, IMS_VALUE_OK);
+    assert_int_equal(c->mail_root_state, REGIO_VALUE_OK);
     assert_string_equal(c->host_name, "mail.example.com");
     assert_int_equal(c->max_message_bytes.value, 1048576);
     assert_int_equal(c->max_recipients.value, 500);
@@ -148,7 +148,7 @@ static void a_full_valid_configuration_is_read_as_written(void **state)
 static void configuration_outlives_the_raw_bytes(void **state)
 {
     fixture *f = *state;
-    ims_raw_value values[] = {MULTI("RelayAllowList", "10.0.0.0/8\0\0"),
+    regio_raw_value values[] = {MULTI("RelayAllowList", "10.0.0.0/8\0\0"),
                               SZ("SmtpHostName", "mx.example.net")};
     build(f, values, 2);
     raw_bytes_free_all(); /* the registry buffers are gone; the configuration is not */
@@ -159,8 +159,8 @@ static void configuration_outlives_the_raw_bytes(void **state)
 static void value_names_match_ignoring_case(void **state)
 {
     fixture *f = *state;
-    ims_raw_value values[] = {DWORD("RELAYFLAGS", 2), MULTI("relayallowlist", "10.0.0.1\0\0")};
-    const ims_config *c = build(f, values, 2);
+    regio_raw_value values[] = {DWORD("RELAYFLAGS", 2), MULTI("relayallowlist", "10.0.0.1\0\0")};
+    const regio_config *c = build(f, values, 2);
     assert_int_equal(c->relay_flags.value, 2);
     assert_int_equal(c->relay_allow_list.count, 1);
     assert_int_equal(f->diags.count, 0);
@@ -170,18 +170,18 @@ static void relay_flags_of_the_wrong_type_is_unreadable_and_zero(void **state)
 {
     fixture *f = *state;
     const uint8_t eight[8] = {3};
-    ims_raw_value wrong[] = {
+    regio_raw_value wrong[] = {
             SZ("RelayFlags", "3\0"),
-            {.name = "RelayFlags", .type = IMS_REG_BINARY, .data = dword_bytes(3), .size = 4},
-            {.name = "RelayFlags", .type = IMS_REG_QWORD, .data = bytes(eight, 8), .size = 8},
-            {.name = "RelayFlags", .type = IMS_REG_DWORD, .data = bytes(eight, 8), .size = 8},
-            {.name = "RelayFlags", .type = IMS_REG_DWORD, .unreadable = true},
+            {.name = "RelayFlags", .type = REGIO_REG_BINARY, .data = dword_bytes(3), .size = 4},
+            {.name = "RelayFlags", .type = REGIO_REG_QWORD, .data = bytes(eight, 8), .size = 8},
+            {.name = "RelayFlags", .type = REGIO_REG_DWORD, .data = bytes(eight, 8), .size = 8},
+            {.name = "RelayFlags", .type = REGIO_REG_DWORD, .unreadable = true},
     };
     for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
-        const ims_config *c = build(f, &wrong[i], 1);
-        assert_int_equal(c->relay_flags.state, IMS_VALUE_UNREADABLE);
+        const regio_config *c = build(f, &wrong[i], 1);
+        assert_int_equal(c->relay_flags.state, REGIO_VALUE_UNREADABLE);
         assert_int_equal(c->relay_flags.value, 0);
-        assert_int_equal(ims_diag_count(&f->diags, IMS_SEV_ERROR), 1);
+        assert_int_equal(regio_diag_count(&f->diags, REGIO_SEV_ERROR), 1);
         assert_string_equal(f->diags.items[0].value, "RelayFlags");
     }
 }
@@ -190,99 +190,99 @@ static void relay_flags_keeps_every_bit(void **state)
 {
     fixture *f = *state;
     /* Unknown bits are the relay engine's to warn about; regio hands them over intact. */
-    ims_raw_value v = DWORD("RelayFlags", 0xFFFFFFF1u);
-    const ims_config *c = build(f, &v, 1);
-    assert_int_equal(c->relay_flags.state, IMS_VALUE_OK);
+    regio_raw_value v = DWORD("RelayFlags", 0xFFFFFFF1u);
+    const regio_config *c = build(f, &v, 1);
+    assert_int_equal(c->relay_flags.state, REGIO_VALUE_OK);
     assert_int_equal(c->relay_flags.value, 0xFFFFFFF1u);
 }
 
 static void unreadable_deny_list_is_reported_as_unreadable(void **state)
 {
     fixture *f = *state;
-    ims_raw_value values[] = {
+    regio_raw_value values[] = {
             DWORD("RelayFlags", 1),
-            {.name = "RelayDenyList", .type = IMS_REG_BINARY, .data = U16("10.0.0.1\0\0")},
+            {.name = "RelayDenyList", .type = REGIO_REG_BINARY, .data = U16("10.0.0.1\0\0")},
     };
-    const ims_config *c = build(f, values, 2);
-    assert_int_equal(c->relay_deny_list.state, IMS_VALUE_UNREADABLE);
+    const regio_config *c = build(f, values, 2);
+    assert_int_equal(c->relay_deny_list.state, REGIO_VALUE_UNREADABLE);
     assert_int_equal(c->relay_deny_list.count, 0);
-    assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "RelayDenyList", "REG_BINARY") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "REG_BINARY") >= 0);
 }
 
 static void string_where_a_list_is_expected_is_coerced(void **state)
 {
     fixture *f = *state;
-    ims_raw_value v = SZ("RelayAllowList", "192.168.1.0;255.255.255.0\0");
-    const ims_config *c = build(f, &v, 1);
-    assert_int_equal(c->relay_allow_list.state, IMS_VALUE_COERCED);
+    regio_raw_value v = SZ("RelayAllowList", "192.168.1.0;255.255.255.0\0");
+    const regio_config *c = build(f, &v, 1);
+    assert_int_equal(c->relay_allow_list.state, REGIO_VALUE_COERCED);
     assert_int_equal(c->relay_allow_list.count, 1);
-    assert_true(find_diag(&f->diags, IMS_SEV_WARNING, "RelayAllowList", "list of one line") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayAllowList", "list of one line") >= 0);
 }
 
 static void near_miss_names_get_a_did_you_mean_warning(void **state)
 {
     fixture *f = *state;
-    ims_raw_value values[] = {
+    regio_raw_value values[] = {
             MULTI("RelayAlowList", "10.0.0.1\0\0"), /* a letter missing */
             MULTI("RelayDneyList", "10.0.0.1\0\0"), /* two letters swapped */
             DWORD("ListenPorts", 26),               /* a letter extra */
             DWORD("Comment", 1),                    /* nothing like any setting */
     };
-    const ims_config *c = build(f, values, 4);
-    assert_int_equal(c->relay_allow_list.state, IMS_VALUE_ABSENT);
-    assert_int_equal(c->relay_deny_list.state, IMS_VALUE_ABSENT);
+    const regio_config *c = build(f, values, 4);
+    assert_int_equal(c->relay_allow_list.state, REGIO_VALUE_ABSENT);
+    assert_int_equal(c->relay_deny_list.state, REGIO_VALUE_ABSENT);
     assert_int_equal(c->listen_port.value, 25);
-    assert_true(find_diag(&f->diags, IMS_SEV_WARNING, "RelayAlowList",
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayAlowList",
                           "did you mean RelayAllowList?") >= 0);
-    assert_true(find_diag(&f->diags, IMS_SEV_WARNING, "RelayDneyList",
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayDneyList",
                           "did you mean RelayDenyList?") >= 0);
-    assert_true(find_diag(&f->diags, IMS_SEV_WARNING, "ListenPorts", "did you mean ListenPort?") >=
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "ListenPorts", "did you mean ListenPort?") >=
                 0);
-    assert_true(find_diag(&f->diags, IMS_SEV_INFO, "Comment", "not a value imsrelay reads") >= 0);
-    assert_int_equal(ims_diag_count(&f->diags, IMS_SEV_ERROR), 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_INFO, "Comment", "not a value imsrelay reads") >= 0);
+    assert_int_equal(regio_diag_count(&f->diags, REGIO_SEV_ERROR), 0);
 }
 
 static void stray_values_are_reported_up_to_a_bound(void **state)
 {
     fixture *f = *state;
     char names[40][16];
-    ims_raw_value values[41];
+    regio_raw_value values[41];
     for (int i = 0; i < 40; i++) {
         snprintf(names[i], sizeof(names[i]), "Stray%02d", i);
-        values[i] = (ims_raw_value){.name = names[i], .type = IMS_REG_NONE};
+        values[i] = (regio_raw_value){.name = names[i], .type = REGIO_REG_NONE};
     }
-    values[40] = (ims_raw_value)DWORD("ListenPort", 2525); /* still read after all of them */
-    const ims_config *c = build(f, values, 41);
+    values[40] = (regio_raw_value)DWORD("ListenPort", 2525); /* still read after all of them */
+    const regio_config *c = build(f, values, 41);
     assert_int_equal(c->listen_port.value, 2525);
     assert_int_equal(f->diags.count, 32 + 1 + 1); /* 32 names, the rest counted, RelayFlags */
-    assert_true(find_diag(&f->diags, IMS_SEV_INFO, "", "8 more values") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_INFO, "", "8 more values") >= 0);
 }
 
 static void a_value_given_twice_uses_the_first(void **state)
 {
     fixture *f = *state;
-    ims_raw_value values[] = {DWORD("ListenPort", 2525), DWORD("listenport", 2626)};
-    const ims_config *c = build(f, values, 2);
+    regio_raw_value values[] = {DWORD("ListenPort", 2525), DWORD("listenport", 2626)};
+    const regio_config *c = build(f, values, 2);
     assert_int_equal(c->listen_port.value, 2525);
-    assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "ListenPort", "more than once") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "ListenPort", "more than once") >= 0);
 }
 
 static void dword_bounds_are_inclusive(void **state)
 {
     fixture *f = *state;
     size_t count;
-    const ims_setting *settings = ims_settings(&count);
+    const regio_setting *settings = regio_settings(&count);
     for (size_t i = 0; i < count; i++) {
-        const ims_setting *s = &settings[i];
-        if (s->kind != IMS_SETTING_DWORD) {
+        const regio_setting *s = &settings[i];
+        if (s->kind != REGIO_SETTING_DWORD) {
             continue;
         }
         const uint32_t edges[] = {s->min, s->max};
         for (size_t e = 0; e < 2; e++) {
-            ims_raw_value v = DWORD(s->name, edges[e]);
+            regio_raw_value v = DWORD(s->name, edges[e]);
             build(f, &v, 1);
-            const ims_dword *d = (const ims_dword *)((const char *)f->config + s->offset);
-            assert_int_equal(d->state, IMS_VALUE_OK);
+            const regio_dword *d = (const regio_dword *)((const char *)f->config + s->offset);
+            assert_int_equal(d->state, REGIO_VALUE_OK);
             assert_int_equal(d->value, edges[e]);
         }
     }
@@ -292,11 +292,11 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
 {
     fixture *f = *state;
     size_t count;
-    const ims_setting *settings = ims_settings(&count);
+    const regio_setting *settings = regio_settings(&count);
     size_t checked = 0;
     for (size_t i = 0; i < count; i++) {
-        const ims_setting *s = &settings[i];
-        if (s->kind != IMS_SETTING_DWORD) {
+        const regio_setting *s = &settings[i];
+        if (s->kind != REGIO_SETTING_DWORD) {
             continue;
         }
         uint32_t outside[2];
@@ -308,12 +308,12 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
             outside[n++] = s->max + 1;
         }
         for (size_t e = 0; e < n; e++) {
-            ims_raw_value v = DWORD(s->name, outside[e]);
+            regio_raw_value v = DWORD(s->name, outside[e]);
             build(f, &v, 1);
-            const ims_dword *d = (const ims_dword *)((const char *)f->config + s->offset);
-            assert_int_equal(d->state, IMS_VALUE_UNREADABLE);
+            const regio_dword *d = (const regio_dword *)((const char *)f->config + s->offset);
+            assert_int_equal(d->state, REGIO_VALUE_UNREADABLE);
             assert_int_equal(d->value, s->fallback);
-            assert_true(find_diag(&f->diags, IMS_SEV_ERROR, s->name, "outside") >= 0);
+            assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, s->name, "outside") >= 0);
             checked++;
         }
     }
@@ -323,32 +323,32 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
 static void concrete_bounds(void **state)
 {
     fixture *f = *state;
-    ims_raw_value port0 = DWORD("ListenPort", 0);
+    regio_raw_value port0 = DWORD("ListenPort", 0);
     assert_int_equal(build(f, &port0, 1)->listen_port.value, 25);
-    ims_raw_value port_big = DWORD("ListenPort", 65536);
+    regio_raw_value port_big = DWORD("ListenPort", 65536);
     assert_int_equal(build(f, &port_big, 1)->listen_port.value, 25);
-    ims_raw_value line_short = DWORD("MaxLineLength", 999);
+    regio_raw_value line_short = DWORD("MaxLineLength", 999);
     assert_int_equal(build(f, &line_short, 1)->max_line_length.value, 1000);
-    ims_raw_value rcpt_few = DWORD("MaxRecipients", 99);
+    regio_raw_value rcpt_few = DWORD("MaxRecipients", 99);
     assert_int_equal(build(f, &rcpt_few, 1)->max_recipients.value, 100);
 }
 
 static void ip_enable_router_fails_to_the_side_that_narrows_relay(void **state)
 {
     fixture *f = *state;
-    ims_raw_value on = DWORD("IPEnableRouter", 1);
+    regio_raw_value on = DWORD("IPEnableRouter", 1);
     assert_int_equal(build(f, &on, 1)->ip_enable_router.value, 1);
-    ims_raw_value off = DWORD("IPEnableRouter", 0);
+    regio_raw_value off = DWORD("IPEnableRouter", 0);
     assert_int_equal(build(f, &off, 1)->ip_enable_router.value, 0);
     /* Unknown meaning: take forwarding as on, so RelayLocalIPList lets nobody relay. */
-    ims_raw_value two = DWORD("IPEnableRouter", 2);
+    regio_raw_value two = DWORD("IPEnableRouter", 2);
     assert_int_equal(build(f, &two, 1)->ip_enable_router.value, 1);
-    assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "IPEnableRouter", "outside") >= 0);
-    ims_raw_value text = SZ("IPEnableRouter", "0");
-    const ims_config *c = build(f, &text, 1);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "IPEnableRouter", "outside") >= 0);
+    regio_raw_value text = SZ("IPEnableRouter", "0");
+    const regio_config *c = build(f, &text, 1);
     assert_int_equal(c->ip_enable_router.value, 1);
-    assert_int_equal(c->ip_enable_router.state, IMS_VALUE_UNREADABLE);
-    assert_true(find_diag(&f->diags, IMS_SEV_INFO, "IPEnableRouter", "safe side") >= 0);
+    assert_int_equal(c->ip_enable_router.state, REGIO_VALUE_UNREADABLE);
+    assert_true(find_diag(&f->diags, REGIO_SEV_INFO, "IPEnableRouter", "safe side") >= 0);
 }
 
 static void mail_root_must_be_an_absolute_path(void **state)
@@ -356,24 +356,24 @@ static void mail_root_must_be_an_absolute_path(void **state)
     fixture *f = *state;
     const char *good[] = {"C:\\ProgramData\\imsrelay", "d:/mail", "\\\\server\\share\\mail"};
     for (size_t i = 0; i < 3; i++) {
-        ims_raw_value v = {.name = "MailRoot",
-                           .type = IMS_REG_SZ,
+        regio_raw_value v = {.name = "MailRoot",
+                           .type = REGIO_REG_SZ,
                            .data = utf16(good[i], strlen(good[i])),
                            .size = 2 * strlen(good[i])};
-        const ims_config *c = build(f, &v, 1);
-        assert_int_equal(c->mail_root_state, IMS_VALUE_OK);
+        const regio_config *c = build(f, &v, 1);
+        assert_int_equal(c->mail_root_state, REGIO_VALUE_OK);
         assert_string_equal(c->mail_root, good[i]);
     }
     const char *bad[] = {"imsrelay", "\\imsrelay", "C:imsrelay", "%ProgramData%\\imsrelay"};
     for (size_t i = 0; i < 4; i++) {
-        ims_raw_value v = {.name = "MailRoot",
-                           .type = IMS_REG_EXPAND_SZ,
+        regio_raw_value v = {.name = "MailRoot",
+                           .type = REGIO_REG_EXPAND_SZ,
                            .data = utf16(bad[i], strlen(bad[i])),
                            .size = 2 * strlen(bad[i])};
-        const ims_config *c = build(f, &v, 1);
-        assert_int_equal(c->mail_root_state, IMS_VALUE_UNREADABLE);
+        const regio_config *c = build(f, &v, 1);
+        assert_int_equal(c->mail_root_state, REGIO_VALUE_UNREADABLE);
         assert_string_equal(c->mail_root, "%ProgramData%\\imsrelay");
-        assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "MailRoot", "absolute path") >= 0);
+        assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "MailRoot", "absolute path") >= 0);
     }
 }
 
@@ -382,53 +382,53 @@ static void host_name_cannot_inject_into_smtp_replies(void **state)
     fixture *f = *state;
     const char *bad[] = {"mail.example.com\r\n250 ok", "mail example",      "-mail.example.com",
                          "mail..example.com",          "mail.example.com.", "<mail>"};
-    ims_host_defaults defaults = {.host_name = "server1.example.com"};
+    regio_host_defaults defaults = {.host_name = "server1.example.com"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ims_raw_value v = {.name = "SmtpHostName",
-                           .type = IMS_REG_SZ,
+        regio_raw_value v = {.name = "SmtpHostName",
+                           .type = REGIO_REG_SZ,
                            .data = utf16(bad[i], strlen(bad[i])),
                            .size = 2 * strlen(bad[i])};
-        ims_config_free(f->config);
-        ims_diag_list_free(&f->diags);
-        f->config = ims_config_build_with_defaults(&v, 1, false, &defaults, &f->diags);
-        assert_int_equal(f->config->host_name_state, IMS_VALUE_UNREADABLE);
+        regio_config_free(f->config);
+        regio_diag_list_free(&f->diags);
+        f->config = regio_config_build_with_defaults(&v, 1, false, &defaults, &f->diags);
+        assert_int_equal(f->config->host_name_state, REGIO_VALUE_UNREADABLE);
         assert_string_equal(f->config->host_name, "server1.example.com");
-        assert_true(ims_diag_count(&f->diags, IMS_SEV_ERROR) >= 1);
+        assert_true(regio_diag_count(&f->diags, REGIO_SEV_ERROR) >= 1);
     }
 }
 
 static void machine_defaults_apply_when_values_are_absent(void **state)
 {
     fixture *f = *state;
-    ims_host_defaults defaults = {.mail_root = "C:\\ProgramData\\imsrelay",
+    regio_host_defaults defaults = {.mail_root = "C:\\ProgramData\\imsrelay",
                                   .host_name = "server1.example.com"};
-    f->config = ims_config_build_with_defaults(NULL, 0, false, &defaults, &f->diags);
+    f->config = regio_config_build_with_defaults(NULL, 0, false, &defaults, &f->diags);
     assert_string_equal(f->config->mail_root, "C:\\ProgramData\\imsrelay");
     assert_string_equal(f->config->host_name, "server1.example.com");
-    assert_int_equal(f->config->host_name_state, IMS_VALUE_ABSENT);
+    assert_int_equal(f->config->host_name_state, REGIO_VALUE_ABSENT);
 }
 
 static void a_computer_name_that_is_no_dns_name_falls_back_to_localhost(void **state)
 {
     fixture *f = *state;
-    ims_host_defaults defaults = {.host_name = "MY_PC"};
-    f->config = ims_config_build_with_defaults(NULL, 0, false, &defaults, &f->diags);
+    regio_host_defaults defaults = {.host_name = "MY_PC"};
+    f->config = regio_config_build_with_defaults(NULL, 0, false, &defaults, &f->diags);
     assert_string_equal(f->config->host_name, "localhost");
-    assert_true(find_diag(&f->diags, IMS_SEV_WARNING, "SmtpHostName", "localhost") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "SmtpHostName", "localhost") >= 0);
 }
 
 static void table_is_consistent(void **state)
 {
     (void)state;
     size_t count;
-    const ims_setting *settings = ims_settings(&count);
-    assert_int_equal(count, IMS_SETTING_COUNT);
+    const regio_setting *settings = regio_settings(&count);
+    assert_int_equal(count, REGIO_SETTING_COUNT);
     for (size_t i = 0; i < count; i++) {
-        const ims_setting *s = &settings[i];
+        const regio_setting *s = &settings[i];
         assert_non_null(s->meaning);
         assert_non_null(s->default_text);
-        assert_ptr_equal(ims_setting_find(s->name), s);
-        if (s->kind == IMS_SETTING_DWORD) {
+        assert_ptr_equal(regio_setting_find(s->name), s);
+        if (s->kind == REGIO_SETTING_DWORD) {
             assert_true(s->min <= s->default_value && s->default_value <= s->max);
             assert_true(s->min <= s->fallback && s->fallback <= s->max);
         }

@@ -16,12 +16,12 @@
 
 static const char *readme_path;
 
-static void markdown_row(const ims_setting *s, char *buf, size_t size)
+static void markdown_row(const regio_setting *s, char *buf, size_t size)
 {
     char bounds[64];
     const char *type = "REG_DWORD";
     switch (s->kind) {
-    case IMS_SETTING_DWORD:
+    case REGIO_SETTING_DWORD:
         if (s->min == 0 && s->max == UINT32_MAX) {
             snprintf(bounds, sizeof(bounds), "any");
         } else {
@@ -29,11 +29,11 @@ static void markdown_row(const ims_setting *s, char *buf, size_t size)
                      (unsigned long)s->max);
         }
         break;
-    case IMS_SETTING_LIST:
+    case REGIO_SETTING_LIST:
         type = "REG_MULTI_SZ";
-        snprintf(bounds, sizeof(bounds), "%zu MiB", IMS_LIST_MAX_BYTES / (1024 * 1024));
+        snprintf(bounds, sizeof(bounds), "%zu MiB", REGIO_LIST_MAX_BYTES / (1024 * 1024));
         break;
-    case IMS_SETTING_STRING:
+    case REGIO_SETTING_STRING:
         type = s->string_type;
         snprintf(bounds, sizeof(bounds), "%s", s->string_bounds);
         break;
@@ -76,7 +76,7 @@ static void readme_documents_every_setting_as_the_table_says(void **state)
     char *readme = read_file(readme_path);
     assert_non_null(readme);
     size_t count;
-    const ims_setting *settings = ims_settings(&count);
+    const regio_setting *settings = regio_settings(&count);
     for (size_t i = 0; i < count; i++) {
         char row[1024];
         markdown_row(&settings[i], row, sizeof(row));
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--print") == 0) {
         size_t count;
-        const ims_setting *settings = ims_settings(&count);
+        const regio_setting *settings = regio_settings(&count);
         puts("| value | type | default | bounds | meaning |");
         puts("| --- | --- | --- | --- | --- |");
         for (size_t i = 0; i < count; i++) {

@@ -16,7 +16,7 @@ static size_t convert(const uint16_t *units, size_t count, char *out, size_t *re
         le[2 * i] = (uint8_t)(units[i] & 0xFF);
         le[2 * i + 1] = (uint8_t)(units[i] >> 8);
     }
-    return ims_utf16le_to_utf8(le, count, out, replaced, first_bad);
+    return regio_utf16le_to_utf8(le, count, out, replaced, first_bad);
 }
 
 static void ascii_passes_unchanged(void **state)
@@ -88,9 +88,9 @@ static void worst_case_fits_the_documented_bound(void **state)
     (void)state;
     /* Three-byte units and lone surrogates are the worst case per unit. */
     const uint16_t units[] = {0xFFFF, 0xD800, 0x0800, 0xDFFF};
-    char out[4 * IMS_UTF8_MAX_PER_UNIT];
+    char out[4 * REGIO_UTF8_MAX_PER_UNIT];
     size_t len = convert(units, 4, out, NULL, NULL);
-    assert_int_equal(len, 4 * IMS_UTF8_MAX_PER_UNIT);
+    assert_int_equal(len, 4 * REGIO_UTF8_MAX_PER_UNIT);
 }
 
 int main(void)

@@ -11,15 +11,15 @@
 #include "value_decode.h"
 
 typedef struct fixture {
-    ims_diag_list diags;
-    ims_decoded_list list;
-    ims_value_state state;
+    regio_diag_list diags;
+    regio_decoded_list list;
+    regio_value_state state;
 } fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    ims_diag_list_init(&f->diags);
+    regio_diag_list_init(&f->diags);
     *state = f;
     return 0;
 }
@@ -29,7 +29,7 @@ static int teardown(void **state)
     fixture *f = *state;
     free(f->list.text);
     free(f->list.lines);
-    ims_diag_list_free(&f->diags);
+    regio_diag_list_free(&f->diags);
     free(f);
     raw_bytes_free_all();
     return 0;
@@ -39,8 +39,8 @@ static void decode(fixture *f, uint32_t type, const uint8_t *data, size_t size)
 {
     free(f->list.text);
     free(f->list.lines);
-    ims_raw_value v = {.name = "RelayDenyList", .type = type, .data = data, .size = size};
-    assert_true(ims_decode_list(&v, "RelayDenyList", &f->list, &f->state, &f->diags));
+    regio_raw_value v = {.name = "RelayDenyList", .type = type, .data = data, .size = size};
+    assert_true(regio_decode_list(&v, "RelayDenyList", &f->list, &f->state, &f->diags));
 }
 
 static void assert_lines(const fixture *f, const char *const *expected, size_t count)
@@ -54,11 +54,11 @@ static void assert_lines(const fixture *f, const char *const *expected, size_t c
 static void multi_sz_with_its_terminators(void **state)
 {
     fixture *f = *state;
-    decode(f, IMS_REG_MULTI_SZ,
+    decode(f, REGIO_REG_MULTI_SZ,
            U16("10.0.0.1\0"
                "192.168.0.0;255.255.0.0\0\0"));
     const char *expected[] = {"10.0.0.1", "192.168.0.0;255.255.0.0"};
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_lines(f, expected, 2);
     assert_int_equal(f->diags.count, 0);
 }
@@ -66,11 +66,11 @@ static void multi_sz_with_its_terminators(void **state)
 static void multi_sz_without_terminators_reads_the_same(void **state)
 {
     fixture *f = *state;
-    decode(f, IMS_REG_MULTI_SZ,
+    decode(f, REGIO_REG_MULTI_SZ,
            U16("10.0.0.1\0"
                "192.168.0.0;255.255.0.0"));
     const char *expected[] = {"10.0.0.1", "192.168.0.0;255.255.0.0"};
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_lines(f, expected, 2);
     assert_int_equal(f->diags.count, 0);
 }
@@ -78,7 +78,7 @@ static void multi_sz_without_terminators_reads_the_same(void **state)
 static void multi_sz_with_one_terminator_reads_the_same(void **state)
 {
     fixture *f = *state;
-    decode(f, IMS_REG_MULTI_SZ,
+    decode(f, REGIO_REG_MULTI_SZ,
            U16("10.0.0.1\0"
                "192.168.0.0;255.255.0.0\0"));
     const char *expected[] = {"10.0.0.1", "192.168.0.0;255.255.0.0"};
@@ -92,39 +92,39 @@ static void odd_byte_count_ignores_the_last_byte_with_a_warning(void **state)
     uint8_t data[19];
     memcpy(data, utf16("10.0.0.1\0", 9), 18);
     data[18] = '7';
-    decode(f, IMS_REG_MULTI_SZ, bytes(data, sizeof(data)), sizeof(data));
+    decode(f, REGIO_REG_MULTI_SZ, bytes(data, sizeof(data)), sizeof(data));
     const char *expected[] = {"10.0.0.1"};
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_lines(f, expected, 1);
-    assert_true(find_diag(&f->diags, IMS_SEV_WARNING, "RelayDenyList", "odd number of bytes") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayDenyList", "odd number of bytes") >= 0);
 }
 
 static void empty_values_have_no_lines(void **state)
 {
     fixture *f = *state;
-    decode(f, IMS_REG_MULTI_SZ, NULL, 0);
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    decode(f, REGIO_REG_MULTI_SZ, NULL, 0);
+    assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_int_equal(f->list.count, 0);
-    decode(f, IMS_REG_MULTI_SZ, U16("\0"));
+    decode(f, REGIO_REG_MULTI_SZ, U16("\0"));
     assert_int_equal(f->list.count, 0);
-    decode(f, IMS_REG_MULTI_SZ, U16("\0\0"));
+    decode(f, REGIO_REG_MULTI_SZ, U16("\0\0"));
     assert_int_equal(f->list.count, 0);
-    decode(f, IMS_REG_MULTI_SZ, bytes("\0", 1), 1); /* one byte: odd, and nothing in it */
+    decode(f, REGIO_REG_MULTI_SZ, bytes("\0", 1), 1); /* one byte: odd, and nothing in it */
     assert_int_equal(f->list.count, 0);
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    assert_int_equal(f->state, REGIO_VALUE_OK);
 }
 
 static void embedded_empty_strings_keep_line_numbers(void **state)
 {
     fixture *f = *state;
     /* `reg add /d "a\0\0b"` stores this; the deny entry after the empty string must count. */
-    decode(f, IMS_REG_MULTI_SZ,
+    decode(f, REGIO_REG_MULTI_SZ,
            U16("10.0.0.1\0\0"
                "10.0.0.2\0\0"));
     const char *expected[] = {"10.0.0.1", "", "10.0.0.2"};
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_lines(f, expected, 3);
-    int i = find_diag(&f->diags, IMS_SEV_INFO, "RelayDenyList", "empty string");
+    int i = find_diag(&f->diags, REGIO_SEV_INFO, "RelayDenyList", "empty string");
     assert_true(i >= 0);
     assert_int_equal(f->diags.items[i].line, 2);
 }
@@ -132,7 +132,7 @@ static void embedded_empty_strings_keep_line_numbers(void **state)
 static void leading_empty_string_is_line_one(void **state)
 {
     fixture *f = *state;
-    decode(f, IMS_REG_MULTI_SZ,
+    decode(f, REGIO_REG_MULTI_SZ,
            U16("\0"
                "10.0.0.2\0\0"));
     const char *expected[] = {"", "10.0.0.2"};
@@ -142,49 +142,49 @@ static void leading_empty_string_is_line_one(void **state)
 static void reg_sz_is_a_one_line_list_with_a_warning(void **state)
 {
     fixture *f = *state;
-    decode(f, IMS_REG_SZ, U16("192.168.1.0;255.255.255.0\0"));
+    decode(f, REGIO_REG_SZ, U16("192.168.1.0;255.255.255.0\0"));
     const char *expected[] = {"192.168.1.0;255.255.255.0"};
-    assert_int_equal(f->state, IMS_VALUE_COERCED);
+    assert_int_equal(f->state, REGIO_VALUE_COERCED);
     assert_lines(f, expected, 1);
-    assert_true(find_diag(&f->diags, IMS_SEV_WARNING, "RelayDenyList", "REG_SZ") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayDenyList", "REG_SZ") >= 0);
 }
 
 static void reg_expand_sz_is_a_one_line_list_not_expanded(void **state)
 {
     fixture *f = *state;
-    decode(f, IMS_REG_EXPAND_SZ, U16("%ADDR%"));
+    decode(f, REGIO_REG_EXPAND_SZ, U16("%ADDR%"));
     const char *expected[] = {"%ADDR%"};
-    assert_int_equal(f->state, IMS_VALUE_COERCED);
+    assert_int_equal(f->state, REGIO_VALUE_COERCED);
     assert_lines(f, expected, 1);
 }
 
 static void reg_sz_with_text_after_its_nul_is_unreadable(void **state)
 {
     fixture *f = *state;
-    decode(f, IMS_REG_SZ,
+    decode(f, REGIO_REG_SZ,
            U16("10.0.0.1\0"
                "10.0.0.2\0"));
-    assert_int_equal(f->state, IMS_VALUE_UNREADABLE);
+    assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
     assert_int_equal(f->list.count, 0);
-    assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "RelayDenyList", "after its terminating") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "after its terminating") >= 0);
 }
 
 static void other_types_are_unreadable_with_an_error(void **state)
 {
     fixture *f = *state;
-    const uint32_t types[] = {IMS_REG_NONE,
-                              IMS_REG_BINARY,
-                              IMS_REG_DWORD,
-                              IMS_REG_QWORD,
-                              IMS_REG_DWORD_BIG_ENDIAN,
-                              IMS_REG_LINK,
+    const uint32_t types[] = {REGIO_REG_NONE,
+                              REGIO_REG_BINARY,
+                              REGIO_REG_DWORD,
+                              REGIO_REG_QWORD,
+                              REGIO_REG_DWORD_BIG_ENDIAN,
+                              REGIO_REG_LINK,
                               42};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        ims_diag_list_free(&f->diags);
+        regio_diag_list_free(&f->diags);
         decode(f, types[i], U16("10.0.0.1\0\0"));
-        assert_int_equal(f->state, IMS_VALUE_UNREADABLE);
+        assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
         assert_int_equal(f->list.count, 0);
-        assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "RelayDenyList", "expected REG_MULTI_SZ") >=
+        assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "expected REG_MULTI_SZ") >=
                     0);
     }
 }
@@ -192,14 +192,14 @@ static void other_types_are_unreadable_with_an_error(void **state)
 static void unreadable_or_missing_bytes_are_unreadable(void **state)
 {
     fixture *f = *state;
-    ims_raw_value v = {.name = "RelayDenyList", .type = IMS_REG_MULTI_SZ, .unreadable = true};
-    assert_true(ims_decode_list(&v, "RelayDenyList", &f->list, &f->state, &f->diags));
-    assert_int_equal(f->state, IMS_VALUE_UNREADABLE);
+    regio_raw_value v = {.name = "RelayDenyList", .type = REGIO_REG_MULTI_SZ, .unreadable = true};
+    assert_true(regio_decode_list(&v, "RelayDenyList", &f->list, &f->state, &f->diags));
+    assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
     /* A size without bytes is a reader bug; it must not be dereferenced. */
-    ims_raw_value w = {.name = "RelayDenyList", .type = IMS_REG_MULTI_SZ, .size = 20};
-    assert_true(ims_decode_list(&w, "RelayDenyList", &f->list, &f->state, &f->diags));
-    assert_int_equal(f->state, IMS_VALUE_UNREADABLE);
-    assert_int_equal(ims_diag_count(&f->diags, IMS_SEV_ERROR), 2);
+    regio_raw_value w = {.name = "RelayDenyList", .type = REGIO_REG_MULTI_SZ, .size = 20};
+    assert_true(regio_decode_list(&w, "RelayDenyList", &f->list, &f->state, &f->diags));
+    assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
+    assert_int_equal(regio_diag_count(&f->diags, REGIO_SEV_ERROR), 2);
 }
 
 /* n copies of "1.2.3.4\0" in UTF-16LE, n * 16 bytes. */
@@ -217,11 +217,11 @@ static uint8_t *repeated_lines(size_t n)
 static void list_of_sixteen_mebibytes_is_read_whole(void **state)
 {
     fixture *f = *state;
-    size_t n = IMS_LIST_MAX_BYTES / 16;
+    size_t n = REGIO_LIST_MAX_BYTES / 16;
     uint8_t *data = repeated_lines(n);
     data[16 * (n - 1)] = '9'; /* the last line differs, so it is really read */
-    decode(f, IMS_REG_MULTI_SZ, data, 16 * n);
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    decode(f, REGIO_REG_MULTI_SZ, data, 16 * n);
+    assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_int_equal(f->list.count, n);
     assert_string_equal(f->list.lines[0], "1.2.3.4");
     assert_string_equal(f->list.lines[n - 1], "9.2.3.4");
@@ -231,12 +231,12 @@ static void list_of_sixteen_mebibytes_is_read_whole(void **state)
 static void list_beyond_the_limit_is_unreadable(void **state)
 {
     fixture *f = *state;
-    size_t n = IMS_LIST_MAX_BYTES / 16 + 1;
+    size_t n = REGIO_LIST_MAX_BYTES / 16 + 1;
     uint8_t *data = repeated_lines(n);
-    decode(f, IMS_REG_MULTI_SZ, data, 16 * n);
-    assert_int_equal(f->state, IMS_VALUE_UNREADABLE);
+    decode(f, REGIO_REG_MULTI_SZ, data, 16 * n);
+    assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
     assert_int_equal(f->list.count, 0);
-    assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "RelayDenyList", "more than the limit") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "more than the limit") >= 0);
     free(data);
 }
 
@@ -247,11 +247,11 @@ static void unpaired_surrogate_line_is_an_error_that_can_never_match(void **stat
     uint8_t data[] = {'1', 0, '0', 0, '.', 0, '0',  0,    '.', 0, '0', 0, '.', 0,
                       '1', 0, 0,   0, '1', 0, '0',  0,    '.', 0, '0', 0, '.', 0,
                       '0', 0, '.', 0, '2', 0, 0x00, 0xD8, 0,   0, 0,   0};
-    decode(f, IMS_REG_MULTI_SZ, bytes(data, sizeof(data)), sizeof(data));
+    decode(f, REGIO_REG_MULTI_SZ, bytes(data, sizeof(data)), sizeof(data));
     const char *expected[] = {"10.0.0.1", "10.0.0.2\xEF\xBF\xBD"};
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_lines(f, expected, 2);
-    int i = find_diag(&f->diags, IMS_SEV_ERROR, "RelayDenyList", "unpaired surrogate");
+    int i = find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "unpaired surrogate");
     assert_true(i >= 0);
     assert_int_equal(f->diags.items[i].line, 2);
     assert_string_equal(f->diags.items[i].text, "10.0.0.2\xEF\xBF\xBD");
@@ -266,10 +266,10 @@ static void many_bad_lines_give_a_bounded_number_of_diagnostics(void **state)
     for (size_t i = 0; i < n; i++) { /* a lone low surrogate, then NUL, on every line */
         memcpy(data + 4 * i, "\x00\xDC\x00\x00", 4);
     }
-    decode(f, IMS_REG_MULTI_SZ, data, 4 * n);
+    decode(f, REGIO_REG_MULTI_SZ, data, 4 * n);
     assert_int_equal(f->list.count, n);
-    assert_int_equal(f->diags.count, IMS_LINE_DIAGS_MAX + 1);
-    assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "RelayDenyList", "990 more lines") >= 0);
+    assert_int_equal(f->diags.count, REGIO_LINE_DIAGS_MAX + 1);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "990 more lines") >= 0);
     free(data);
 }
 
@@ -277,7 +277,7 @@ static void non_ascii_text_is_utf8(void **state)
 {
     fixture *f = *state;
     const uint8_t data[] = {'#', 0, ' ', 0, 0xE9, 0x00, 0x3B, 0x30, 0, 0};
-    decode(f, IMS_REG_MULTI_SZ, bytes(data, sizeof(data)), sizeof(data));
+    decode(f, REGIO_REG_MULTI_SZ, bytes(data, sizeof(data)), sizeof(data));
     const char *expected[] = {"# \xC3\xA9\xE3\x80\xBB"};
     assert_lines(f, expected, 1);
 }
@@ -286,19 +286,19 @@ static void string_decoding(void **state)
 {
     fixture *f = *state;
     char *text = NULL;
-    ims_raw_value v = {.type = IMS_REG_EXPAND_SZ};
+    regio_raw_value v = {.type = REGIO_REG_EXPAND_SZ};
 
     v.data = utf16("D:\\mail\0", 8);
     v.size = 16;
-    assert_true(ims_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
-    assert_int_equal(f->state, IMS_VALUE_OK);
+    assert_true(regio_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
+    assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_string_equal(text, "D:\\mail");
     free(text);
 
     v.data = utf16("D:\\mail", 7); /* no terminator */
     v.size = 14;
-    v.type = IMS_REG_SZ;
-    assert_true(ims_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
+    v.type = REGIO_REG_SZ;
+    assert_true(regio_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
     assert_string_equal(text, "D:\\mail");
     free(text);
     assert_int_equal(f->diags.count, 0);
@@ -309,41 +309,41 @@ static void string_decoding(void **state)
         size_t size;
         const char *reason;
     } bad[] = {
-            {IMS_REG_SZ, utf16("\0", 1), 2, "is empty"},
-            {IMS_REG_SZ, NULL, 0, "is empty"},
-            {IMS_REG_SZ, utf16("D:\\a\0D:\\b", 9), 18, "after its terminating NUL"},
-            {IMS_REG_MULTI_SZ, utf16("D:\\a\0\0", 6), 12, "expected REG_SZ or REG_EXPAND_SZ"},
-            {IMS_REG_DWORD, dword_bytes(1), 4, "expected REG_SZ or REG_EXPAND_SZ"},
-            {IMS_REG_SZ, bytes("D\0:\0\x00\xDC", 6), 6, "unpaired surrogate"},
+            {REGIO_REG_SZ, utf16("\0", 1), 2, "is empty"},
+            {REGIO_REG_SZ, NULL, 0, "is empty"},
+            {REGIO_REG_SZ, utf16("D:\\a\0D:\\b", 9), 18, "after its terminating NUL"},
+            {REGIO_REG_MULTI_SZ, utf16("D:\\a\0\0", 6), 12, "expected REG_SZ or REG_EXPAND_SZ"},
+            {REGIO_REG_DWORD, dword_bytes(1), 4, "expected REG_SZ or REG_EXPAND_SZ"},
+            {REGIO_REG_SZ, bytes("D\0:\0\x00\xDC", 6), 6, "unpaired surrogate"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ims_diag_list_free(&f->diags);
+        regio_diag_list_free(&f->diags);
         v.type = bad[i].type;
         v.data = bad[i].data;
         v.size = bad[i].size;
-        assert_true(ims_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
-        assert_int_equal(f->state, IMS_VALUE_UNREADABLE);
+        assert_true(regio_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
+        assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
         assert_null(text);
-        assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "MailRoot", bad[i].reason) >= 0);
+        assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "MailRoot", bad[i].reason) >= 0);
     }
 }
 
 static void string_longer_than_a_windows_path_is_unreadable(void **state)
 {
     fixture *f = *state;
-    size_t units = IMS_STRING_MAX_UNITS + 1;
+    size_t units = REGIO_STRING_MAX_UNITS + 1;
     char *ascii = malloc(units);
     assert_non_null(ascii);
     memset(ascii, 'a', units);
     char *text = NULL;
-    ims_raw_value v = {.type = IMS_REG_SZ, .data = utf16(ascii, units), .size = 2 * units};
-    assert_true(ims_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
-    assert_int_equal(f->state, IMS_VALUE_UNREADABLE);
+    regio_raw_value v = {.type = REGIO_REG_SZ, .data = utf16(ascii, units), .size = 2 * units};
+    assert_true(regio_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
+    assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
     assert_null(text);
     v.size -= 2; /* exactly the longest */
-    assert_true(ims_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
-    assert_int_equal(f->state, IMS_VALUE_OK);
-    assert_int_equal(strlen(text), IMS_STRING_MAX_UNITS);
+    assert_true(regio_decode_string(&v, "MailRoot", &text, &f->state, &f->diags));
+    assert_int_equal(f->state, REGIO_VALUE_OK);
+    assert_int_equal(strlen(text), REGIO_STRING_MAX_UNITS);
     free(text);
     free(ascii);
 }
@@ -352,8 +352,8 @@ static void dword_decoding(void **state)
 {
     fixture *f = *state;
     uint32_t out = 7;
-    ims_raw_value v = {.type = IMS_REG_DWORD, .data = dword_bytes(0x01020304), .size = 4};
-    assert_int_equal(ims_decode_dword(&v, "RelayFlags", &out, &f->diags), IMS_VALUE_OK);
+    regio_raw_value v = {.type = REGIO_REG_DWORD, .data = dword_bytes(0x01020304), .size = 4};
+    assert_int_equal(regio_decode_dword(&v, "RelayFlags", &out, &f->diags), REGIO_VALUE_OK);
     assert_int_equal(out, 0x01020304);
 
     const uint8_t eight[8] = {3, 0, 0, 0, 0, 0, 0, 0};
@@ -363,23 +363,23 @@ static void dword_decoding(void **state)
         size_t size;
         const char *reason;
     } bad[] = {
-            {IMS_REG_SZ, utf16("3\0", 2), 4, "is REG_SZ, expected REG_DWORD"},
-            {IMS_REG_BINARY, dword_bytes(3), 4, "is REG_BINARY, expected REG_DWORD"},
-            {IMS_REG_QWORD, bytes(eight, 8), 8, "is REG_QWORD, expected REG_DWORD"},
-            {IMS_REG_DWORD_BIG_ENDIAN, dword_bytes(3), 4, "REG_DWORD_BIG_ENDIAN"},
-            {IMS_REG_DWORD, bytes(eight, 3), 3, "of 3 bytes, expected 4"},
-            {IMS_REG_DWORD, bytes(eight, 8), 8, "of 8 bytes, expected 4"},
-            {IMS_REG_DWORD, NULL, 0, "of 0 bytes, expected 4"},
+            {REGIO_REG_SZ, utf16("3\0", 2), 4, "is REG_SZ, expected REG_DWORD"},
+            {REGIO_REG_BINARY, dword_bytes(3), 4, "is REG_BINARY, expected REG_DWORD"},
+            {REGIO_REG_QWORD, bytes(eight, 8), 8, "is REG_QWORD, expected REG_DWORD"},
+            {REGIO_REG_DWORD_BIG_ENDIAN, dword_bytes(3), 4, "REG_DWORD_BIG_ENDIAN"},
+            {REGIO_REG_DWORD, bytes(eight, 3), 3, "of 3 bytes, expected 4"},
+            {REGIO_REG_DWORD, bytes(eight, 8), 8, "of 8 bytes, expected 4"},
+            {REGIO_REG_DWORD, NULL, 0, "of 0 bytes, expected 4"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ims_diag_list_free(&f->diags);
+        regio_diag_list_free(&f->diags);
         v.type = bad[i].type;
         v.data = bad[i].data;
         v.size = bad[i].size;
         out = 7;
-        assert_int_equal(ims_decode_dword(&v, "RelayFlags", &out, &f->diags), IMS_VALUE_UNREADABLE);
+        assert_int_equal(regio_decode_dword(&v, "RelayFlags", &out, &f->diags), REGIO_VALUE_UNREADABLE);
         assert_int_equal(out, 7);
-        assert_true(find_diag(&f->diags, IMS_SEV_ERROR, "RelayFlags", bad[i].reason) >= 0);
+        assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayFlags", bad[i].reason) >= 0);
     }
 }
 

@@ -36,9 +36,9 @@ static void assert_invalid(const char *line, const char *reason)
 
 static bool matches(const relay_rule *rule, const char *address)
 {
-    ims_addr a;
-    assert_true(ims_addr_parse(address, &a));
-    a = ims_addr_normalized(&a);
+    relay_addr a;
+    assert_true(relay_addr_parse(address, &a));
+    a = relay_addr_normalized(&a);
     return relay_rule_matches(rule, &a);
 }
 
@@ -108,7 +108,7 @@ static void v4_mapped_lines_read_as_ipv4(void **state)
 {
     (void)state;
     relay_rule r = assert_rule("::ffff:10.0.0.0/104", "10.0.0.0/8");
-    assert_int_equal(r.net.family, IMS_AF_INET4);
+    assert_int_equal(r.net.family, RELAY_AF_INET4);
     assert_true(matches(&r, "10.9.8.7"));
     assert_true(matches(&r, "::ffff:10.9.8.7"));
     r = assert_rule("::ffff:192.168.1.17", "192.168.1.17/32");

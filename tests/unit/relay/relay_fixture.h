@@ -1,4 +1,4 @@
-/* Building the plain ims_config the engine reads, the way regio would fill it. */
+/* Building the plain regio_config the engine reads, the way regio would fill it. */
 #ifndef IMSRELAY_TESTS_RELAY_FIXTURE_H
 #define IMSRELAY_TESTS_RELAY_FIXTURE_H
 
@@ -13,12 +13,12 @@
 /* set_list(&cfg.relay_deny_list, "a", "b") */
 #define set_list(list, ...) set_list_lines((list), LINES(__VA_ARGS__), COUNT(__VA_ARGS__))
 
-static inline ims_config fixture_config(uint32_t relay_flags)
+static inline regio_config fixture_config(uint32_t relay_flags)
 {
-    ims_config cfg;
+    regio_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.relay_flags.name = "RelayFlags";
-    cfg.relay_flags.state = IMS_VALUE_OK;
+    cfg.relay_flags.state = REGIO_VALUE_OK;
     cfg.relay_flags.value = relay_flags;
     cfg.relay_deny_list.name = "RelayDenyList";
     cfg.relay_allow_list.name = "RelayAllowList";
@@ -27,19 +27,19 @@ static inline ims_config fixture_config(uint32_t relay_flags)
     return cfg;
 }
 
-static inline void set_list_lines(ims_list *list, const char *const *lines, size_t count)
+static inline void set_list_lines(regio_list *list, const char *const *lines, size_t count)
 {
-    list->state = IMS_VALUE_OK;
+    list->state = REGIO_VALUE_OK;
     list->lines = lines;
     list->count = count;
 }
 
-static inline ims_addr addr(const char *text)
+static inline relay_addr addr(const char *text)
 {
-    ims_addr a;
+    relay_addr a;
     memset(&a, 0, sizeof(a));
-    if (!ims_addr_parse(text, &a)) {
-        a.family = IMS_AF_NONE;
+    if (!relay_addr_parse(text, &a)) {
+        a.family = RELAY_AF_NONE;
     }
     return a;
 }

@@ -14,13 +14,13 @@
 
 typedef struct built {
     relay_policy *policy;
-    ims_diag_list diags;
+    regio_diag_list diags;
 } built;
 
-static built build(const ims_config *cfg)
+static built build(const regio_config *cfg)
 {
     built b;
-    ims_diag_list_init(&b.diags);
+    regio_diag_list_init(&b.diags);
     b.policy = relay_policy_build(cfg, &b.diags);
     assert_non_null(b.policy);
     return b;
@@ -29,15 +29,15 @@ static built build(const ims_config *cfg)
 static void release(built *b)
 {
     relay_policy_free(b->policy);
-    ims_diag_list_free(&b->diags);
+    regio_diag_list_free(&b->diags);
 }
 
 static relay_verdict decide(const built *b, const char *client, const char *local,
                             bool authenticated)
 {
     relay_verdict v;
-    ims_addr c = addr(client);
-    ims_addr l = local ? addr(local) : c;
+    relay_addr c = addr(client);
+    relay_addr l = local ? addr(local) : c;
     relay_decide(b->policy, &c, local ? &l : NULL, authenticated, &v);
     return v;
 }
@@ -58,9 +58,9 @@ static void assert_policy_says(const built *b, const char *sentence)
 }
 
 /* The diagnostic whose message contains needle (there must be exactly one). */
-static const ims_diag *find_diag(const built *b, const char *needle)
+static const regio_diag *find_diag(const built *b, const char *needle)
 {
-    const ims_diag *found = NULL;
+    const regio_diag *found = NULL;
     for (size_t i = 0; i < b->diags.count; i++) {
         if (strstr(b->diags.items[i].message, needle)) {
             assert_null(found);
@@ -79,7 +79,7 @@ static const ims_diag *find_diag(const built *b, const char *needle)
 static void example_not_denied_can_relay(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(1);
+    regio_config cfg = fixture_config(1);
     set_list(&cfg.relay_deny_list, "192.168.17.0;255.255.255.0");
     built b = build(&cfg);
     assert_int_equal(b.diags.count, 0);
@@ -113,7 +113,7 @@ static void example_not_denied_can_relay(void **state)
 static void example_not_allowed_are_denied(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(2);
+    regio_config cfg = fixture_config(2);
     set_list(&cfg.relay_allow_list, "192.168.1.0;255.255.255.0");
     built b = build(&cfg);
     assert_int_equal(b.diags.count, 0);
@@ -136,7 +136,7 @@ static void example_not_allowed_are_denied(void **state)
 static void example_subnet_except_subset(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(3);
+    regio_config cfg = fixture_config(3);
     set_list(&cfg.relay_allow_list, "192.168.1.0;255.255.255.0");
     set_list(&cfg.relay_deny_list, "192.168.1.0;255.255.255.248");
     built b = build(&cfg);
@@ -175,9 +175,9 @@ static void example_subnet_except_subset(void **state)
 static void example_selected_interfaces(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(4);
+    regio_config cfg = fixture_config(4);
     set_list(&cfg.relay_local_ip_list, "10.0.0.1", "10.0.0.2");
-    cfg.ip_enable_router.state = IMS_VALUE_OK;
+    cfg.ip_enable_router.state = REGIO_VALUE_OK;
     cfg.ip_enable_router.value = 0;
     built b = build(&cfg);
     assert_int_equal(b.diags.count, 0);
@@ -198,8 +198,8 @@ static void example_selected_interfaces(void **state)
     /* "Enabling IP-forwarding disables this feature." */
     cfg.ip_enable_router.value = 1;
     b = build(&cfg);
-    const ims_diag *d = find_diag(&b, "IP forwarding is on");
-    assert_int_equal(d->severity, IMS_SEV_WARNING);
+    const regio_diag *d = find_diag(&b, "IP forwarding is on");
+    assert_int_equal(d->severity, REGIO_SEV_WARNING);
     assert_string_equal(d->message, "bit 3 of RelayFlags is set but IP forwarding is on "
                                     "(IPEnableRouter is 1): RelayLocalIPList is not in effect");
     v = decide(&b, "203.0.113.5", "10.0.0.2", false);
@@ -213,7 +213,7 @@ static void example_selected_interfaces(void **state)
     release(&b);
 
     /* Forwarding that cannot be read counts as on: that only narrows who may relay. */
-    cfg.ip_enable_router.state = IMS_VALUE_UNREADABLE;
+    cfg.ip_enable_router.state = REGIO_VALUE_UNREADABLE;
     b = build(&cfg);
     find_diag(&b, "IPEnableRouter cannot be read");
     assert_false(decide(&b, "203.0.113.5", "10.0.0.2", false).allowed);
@@ -221,7 +221,7 @@ static void example_selected_interfaces(void **state)
 
     /* With bits 1, 2 and 3 and forwarding on: the other rules still work. */
     cfg = fixture_config(7);
-    cfg.ip_enable_router.state = IMS_VALUE_OK;
+    cfg.ip_enable_router.state = REGIO_VALUE_OK;
     cfg.ip_enable_router.value = 1;
     set_list(&cfg.relay_local_ip_list, "10.0.0.1");
     set_list(&cfg.relay_allow_list, "192.168.0.0/16");
@@ -238,7 +238,7 @@ static void example_selected_interfaces(void **state)
 static void local_ip_list_in_both_families(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(4);
+    regio_config cfg = fixture_config(4);
     set_list(&cfg.relay_local_ip_list, "2001:db8:1::25", "192.0.2.25");
     built b = build(&cfg);
     relay_verdict v = decide(&b, "2001:db8:9::1", "2001:db8:1::25", false);
@@ -258,7 +258,7 @@ static void local_ip_list_in_both_families(void **state)
 static void example_authenticated(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(8);
+    regio_config cfg = fixture_config(8);
     built b = build(&cfg);
     relay_verdict v = decide(&b, "203.0.113.5", "10.0.0.1", true);
     assert_true(v.allowed);
@@ -287,10 +287,10 @@ static void only_bit1_means_the_four_low_bits(void **state)
 {
     (void)state;
     /* Bits other than 1, 2, 4, 8 are ignored, with a warning: 0x11 is "only bit 1". */
-    ims_config cfg = fixture_config(0x11);
+    regio_config cfg = fixture_config(0x11);
     built b = build(&cfg);
-    const ims_diag *d = find_diag(&b, "have no meaning");
-    assert_int_equal(d->severity, IMS_SEV_WARNING);
+    const regio_diag *d = find_diag(&b, "have no meaning");
+    assert_int_equal(d->severity, REGIO_SEV_WARNING);
     assert_string_equal(d->value, "RelayFlags");
     assert_string_equal(d->message, "RelayFlags is 0x11: bits 0x10 have no meaning and are "
                                     "ignored (only 1, 2, 4 and 8 do)");
@@ -315,7 +315,7 @@ static void only_bit1_means_the_four_low_bits(void **state)
 static void deny_list_checked_before_every_allow(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(15);
+    regio_config cfg = fixture_config(15);
     set_list(&cfg.relay_deny_list, "10.9.0.0/16");
     set_list(&cfg.relay_allow_list, "10.0.0.0/8");
     set_list(&cfg.relay_local_ip_list, "192.0.2.1");
@@ -346,12 +346,12 @@ static void deny_list_checked_before_every_allow(void **state)
 static void absent_or_zero_flags_deny_everything(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(0);
-    cfg.relay_flags.state = IMS_VALUE_ABSENT;
+    regio_config cfg = fixture_config(0);
+    cfg.relay_flags.state = REGIO_VALUE_ABSENT;
     set_list(&cfg.relay_allow_list, "0.0.0.0/0");
     built b = build(&cfg);
-    const ims_diag *d = find_diag(&b, "every relay is denied");
-    assert_int_equal(d->severity, IMS_SEV_WARNING);
+    const regio_diag *d = find_diag(&b, "every relay is denied");
+    assert_int_equal(d->severity, REGIO_SEV_WARNING);
     assert_string_equal(d->message, "RelayFlags is absent: every relay is denied (set it, e.g. "
                                     "to 2 with RelayAllowList, to allow relaying)");
     relay_verdict v = decide(&b, "192.168.1.1", "10.0.0.1", true);
@@ -361,10 +361,10 @@ static void absent_or_zero_flags_deny_everything(void **state)
     assert_policy_says(&b, "none: every relay is denied (RelayFlags is absent)");
     release(&b);
 
-    cfg.relay_flags.state = IMS_VALUE_OK;
+    cfg.relay_flags.state = REGIO_VALUE_OK;
     b = build(&cfg);
     d = find_diag(&b, "every relay is denied");
-    assert_int_equal(d->severity, IMS_SEV_WARNING);
+    assert_int_equal(d->severity, REGIO_SEV_WARNING);
     v = decide(&b, "192.168.1.1", "10.0.0.1", true);
     assert_false(v.allowed);
     assert_says(&v, "denied: RelayFlags is 0, so every relay is denied");
@@ -384,7 +384,7 @@ static void absent_or_zero_flags_deny_everything(void **state)
 static void families_never_mix(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(2);
+    regio_config cfg = fixture_config(2);
     set_list(&cfg.relay_allow_list, "0.0.0.0/0");
     built b = build(&cfg);
     assert_true(decide(&b, "198.51.100.7", "10.0.0.1", false).allowed);
@@ -414,7 +414,7 @@ static void families_never_mix(void **state)
 static void lowest_matching_line_is_reported(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(2);
+    regio_config cfg = fixture_config(2);
     set_list(&cfg.relay_allow_list, "# offices", "10.1.2.3", "10.0.0.0/8", "", "10.1.0.0/16",
              "10.1.0.3;255.255.0.255");
     built b = build(&cfg);
@@ -442,15 +442,15 @@ static void lowest_matching_line_is_reported(void **state)
 static void bad_allow_and_local_lines_are_skipped(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(6);
+    regio_config cfg = fixture_config(6);
     set_list(&cfg.relay_allow_list, "192.168.1.0;255.255.255.0", "192.168.010.0;255.255.255.0",
              "10.0.0.0/8");
     set_list(&cfg.relay_local_ip_list, "172.16.0.1 # inside", "172.16.0.2");
     built b = build(&cfg);
     assert_false(relay_policy_fail_closed(b.policy));
-    assert_int_equal(ims_diag_count(&b.diags, IMS_SEV_ERROR), 2);
-    const ims_diag *d = find_diag(&b, "leading zero");
-    assert_int_equal(d->severity, IMS_SEV_ERROR);
+    assert_int_equal(regio_diag_count(&b.diags, REGIO_SEV_ERROR), 2);
+    const regio_diag *d = find_diag(&b, "leading zero");
+    assert_int_equal(d->severity, REGIO_SEV_ERROR);
     assert_string_equal(d->value, "RelayAllowList");
     assert_int_equal(d->line, 2);
     assert_string_equal(d->text, "192.168.010.0;255.255.255.0");
@@ -474,18 +474,18 @@ static void bad_allow_and_local_lines_are_skipped(void **state)
 static void bad_deny_line_with_bit1_closes_the_relay(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(11);
+    regio_config cfg = fixture_config(11);
     set_list(&cfg.relay_deny_list, "192.168.17.0;255.255.255.0", "192.168.017.0/24");
     set_list(&cfg.relay_allow_list, "0.0.0.0/0");
     built b = build(&cfg);
     assert_true(relay_policy_fail_closed(b.policy));
-    const ims_diag *line = find_diag(&b, "leading zero");
-    assert_int_equal(line->severity, IMS_SEV_ERROR);
+    const regio_diag *line = find_diag(&b, "leading zero");
+    assert_int_equal(line->severity, REGIO_SEV_ERROR);
     assert_string_equal(line->value, "RelayDenyList");
     assert_int_equal(line->line, 2);
     assert_string_equal(line->text, "192.168.017.0/24");
-    const ims_diag *summary = find_diag(&b, "every relay is denied until it is fixed");
-    assert_int_equal(summary->severity, IMS_SEV_ERROR);
+    const regio_diag *summary = find_diag(&b, "every relay is denied until it is fixed");
+    assert_int_equal(summary->severity, REGIO_SEV_ERROR);
     assert_string_equal(summary->message, "RelayDenyList has 1 invalid line while bit 1 of "
                                           "RelayFlags is set: every relay is denied until it "
                                           "is fixed");
@@ -504,7 +504,7 @@ static void bad_deny_line_with_bit1_closes_the_relay(void **state)
     assert_false(relay_policy_fail_closed(b.policy));
     line = find_diag(&b, "leading zero");
     assert_int_equal(line->line, 2);
-    assert_int_equal(ims_diag_count(&b.diags, IMS_SEV_ERROR), 1);
+    assert_int_equal(regio_diag_count(&b.diags, REGIO_SEV_ERROR), 1);
     assert_true(decide(&b, "10.1.1.1", "10.0.0.1", false).allowed);
     assert_true(decide(&b, "192.168.17.1", "10.0.0.1", false).allowed);
     release(&b);
@@ -514,12 +514,12 @@ static void unreadable_values_close_the_relay(void **state)
 {
     (void)state;
     /* RelayFlags of the wrong type. */
-    ims_config cfg = fixture_config(0);
-    cfg.relay_flags.state = IMS_VALUE_UNREADABLE;
+    regio_config cfg = fixture_config(0);
+    cfg.relay_flags.state = REGIO_VALUE_UNREADABLE;
     set_list(&cfg.relay_allow_list, "0.0.0.0/0");
     built b = build(&cfg);
     assert_true(relay_policy_fail_closed(b.policy));
-    assert_int_equal(find_diag(&b, "RelayFlags cannot be read")->severity, IMS_SEV_ERROR);
+    assert_int_equal(find_diag(&b, "RelayFlags cannot be read")->severity, REGIO_SEV_ERROR);
     relay_verdict v = decide(&b, "10.1.1.1", "10.0.0.1", true);
     assert_false(v.allowed);
     assert_says(&v, "denied: every relay is denied until the configuration is fixed: "
@@ -528,11 +528,11 @@ static void unreadable_values_close_the_relay(void **state)
 
     /* An unreadable deny list while bit 1 is set. */
     cfg = fixture_config(3);
-    cfg.relay_deny_list.state = IMS_VALUE_UNREADABLE;
+    cfg.relay_deny_list.state = REGIO_VALUE_UNREADABLE;
     set_list(&cfg.relay_allow_list, "0.0.0.0/0");
     b = build(&cfg);
     assert_true(relay_policy_fail_closed(b.policy));
-    assert_int_equal(find_diag(&b, "RelayDenyList cannot be read")->severity, IMS_SEV_ERROR);
+    assert_int_equal(find_diag(&b, "RelayDenyList cannot be read")->severity, REGIO_SEV_ERROR);
     v = decide(&b, "10.1.1.1", "10.0.0.1", false);
     assert_false(v.allowed);
     assert_int_equal(v.step, RELAY_STEP_FAIL_CLOSED);
@@ -547,9 +547,9 @@ static void unreadable_values_close_the_relay(void **state)
 
     /* An unreadable allow list allows nobody, with an error. */
     cfg = fixture_config(2);
-    cfg.relay_allow_list.state = IMS_VALUE_UNREADABLE;
+    cfg.relay_allow_list.state = REGIO_VALUE_UNREADABLE;
     b = build(&cfg);
-    assert_int_equal(find_diag(&b, "RelayAllowList cannot be read")->severity, IMS_SEV_ERROR);
+    assert_int_equal(find_diag(&b, "RelayAllowList cannot be read")->severity, REGIO_SEV_ERROR);
     assert_false(decide(&b, "10.1.1.1", "10.0.0.1", false).allowed);
     release(&b);
 }
@@ -558,9 +558,9 @@ static void coerced_lists_are_used(void **state)
 {
     (void)state;
     /* REG_SZ where REG_MULTI_SZ is expected: a one-line list, already warned about. */
-    ims_config cfg = fixture_config(2);
+    regio_config cfg = fixture_config(2);
     set_list(&cfg.relay_allow_list, "10.0.0.0/8");
-    cfg.relay_allow_list.state = IMS_VALUE_COERCED;
+    cfg.relay_allow_list.state = REGIO_VALUE_COERCED;
     built b = build(&cfg);
     assert_true(decide(&b, "10.1.1.1", "10.0.0.1", false).allowed);
     release(&b);
@@ -569,17 +569,17 @@ static void coerced_lists_are_used(void **state)
 static void never_matching_and_empty_lists_warn(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(3);
+    regio_config cfg = fixture_config(3);
     set_list(&cfg.relay_allow_list, "192.168.1.5;255.255.255.0");
     set_list(&cfg.relay_deny_list, "# nobody yet");
     built b = build(&cfg);
     assert_false(relay_policy_fail_closed(b.policy)); /* a warning, not an invalid line */
-    const ims_diag *d = find_diag(&b, "never matches");
-    assert_int_equal(d->severity, IMS_SEV_WARNING);
+    const regio_diag *d = find_diag(&b, "never matches");
+    assert_int_equal(d->severity, REGIO_SEV_WARNING);
     assert_string_equal(d->value, "RelayAllowList");
     assert_int_equal(d->line, 1);
     d = find_diag(&b, "RelayDenyList has no rules");
-    assert_int_equal(d->severity, IMS_SEV_WARNING);
+    assert_int_equal(d->severity, REGIO_SEV_WARNING);
     assert_false(decide(&b, "192.168.1.5", "10.0.0.1", false).allowed);
     release(&b);
 }
@@ -592,11 +592,11 @@ static void diagnostics_are_bounded(void **state)
     for (size_t i = 0; i < N; i++) {
         lines[i] = i == N - 1 ? "10.0.0.0/8" : "10.0.0.01";
     }
-    ims_config cfg = fixture_config(2);
+    regio_config cfg = fixture_config(2);
     set_list_lines(&cfg.relay_allow_list, lines, N);
     built b = build(&cfg);
     assert_int_equal(b.diags.count, RELAY_LIST_DIAG_LINES + 1);
-    const ims_diag *d = find_diag(&b, "more lines with problems");
+    const regio_diag *d = find_diag(&b, "more lines with problems");
     assert_string_equal(d->message, "4899 more lines with problems (4899 invalid) are not "
                                     "listed one by one");
     relay_verdict v = decide(&b, "10.0.0.1", "10.0.0.1", false);
@@ -610,7 +610,7 @@ static void policy_owns_its_text(void **state)
     (void)state;
     char line[32] = "192.168.17.0/24";
     const char *lines[] = {line};
-    ims_config cfg = fixture_config(1);
+    regio_config cfg = fixture_config(1);
     set_list_lines(&cfg.relay_deny_list, lines, 1);
     built b = build(&cfg);
     memset(line, 'x', sizeof(line) - 1); /* the registry buffer is gone */
@@ -626,7 +626,7 @@ static void policy_owns_its_text(void **state)
 static void describe_truncates_safely(void **state)
 {
     (void)state;
-    ims_config cfg = fixture_config(1);
+    regio_config cfg = fixture_config(1);
     set_list(&cfg.relay_deny_list, "192.168.17.0;255.255.255.0");
     built b = build(&cfg);
     relay_verdict v = decide(&b, "192.168.17.9", "10.0.0.1", false);

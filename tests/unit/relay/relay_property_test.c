@@ -33,26 +33,26 @@ static void random_bytes(rng *r, uint8_t *out, int n)
 }
 
 /* Addresses crowd into a few small regions so that blocks nest and overlap a lot. */
-static ims_addr random_address(rng *r, uint8_t family)
+static relay_addr random_address(rng *r, uint8_t family)
 {
-    ims_addr a;
+    relay_addr a;
     memset(&a, 0, sizeof(a));
     a.family = family;
-    int bytes = family == IMS_AF_INET4 ? 4 : 16;
+    int bytes = family == RELAY_AF_INET4 ? 4 : 16;
     random_bytes(r, a.bytes, bytes);
     if (below(r, 8) != 0) {
-        a.bytes[0] = family == IMS_AF_INET4 ? 10 : 0x20;
+        a.bytes[0] = family == RELAY_AF_INET4 ? 10 : 0x20;
         a.bytes[1] = (uint8_t)below(r, 2);
-        if (family == IMS_AF_INET6) {
+        if (family == RELAY_AF_INET6) {
             memset(a.bytes + 2, 0, 10);
         }
     }
     return a;
 }
 
-static ims_addr mask_of(uint8_t family, int prefix)
+static relay_addr mask_of(uint8_t family, int prefix)
 {
-    ims_addr m;
+    relay_addr m;
     memset(&m, 0, sizeof(m));
     m.family = family;
     for (int i = 0; i < prefix; i++) {
@@ -62,19 +62,19 @@ static ims_addr mask_of(uint8_t family, int prefix)
 }
 
 typedef struct trial_masks {
-    ims_addr pool[2][4]; /* a few non-contiguous masks per family, so groups have members */
+    relay_addr pool[2][4]; /* a few non-contiguous masks per family, so groups have members */
 } trial_masks;
 
-static ims_addr scattered_mask(rng *r, uint8_t family, const trial_masks *tm)
+static relay_addr scattered_mask(rng *r, uint8_t family, const trial_masks *tm)
 {
-    int f = family == IMS_AF_INET4 ? 0 : 1;
+    int f = family == RELAY_AF_INET4 ? 0 : 1;
     if (below(r, 4) != 0) {
         return tm->pool[f][below(r, 4)];
     }
-    ims_addr m;
+    relay_addr m;
     memset(&m, 0, sizeof(m));
     m.family = family;
-    random_bytes(r, m.bytes, family == IMS_AF_INET4 ? 4 : 16);
+    random_bytes(r, m.bytes, family == RELAY_AF_INET4 ? 4 : 16);
     return m;
 }
 
@@ -90,21 +90,21 @@ static void random_line(rng *r, char *line, const trial_masks *tm, char lines[][
         snprintf(line, LINE_BYTES, "%s", below(r, 2) ? "# comment" : "");
         return;
     }
-    uint8_t family = below(r, 5) ? IMS_AF_INET4 : IMS_AF_INET6;
-    int bits = family == IMS_AF_INET4 ? 32 : 128;
+    uint8_t family = below(r, 5) ? RELAY_AF_INET4 : RELAY_AF_INET6;
+    int bits = family == RELAY_AF_INET4 ? 32 : 128;
     bool contiguous = below(r, 3) != 0;
     int prefix = below(r, 4) ? bits - (int)below(r, 17) : (int)below(r, (uint32_t)bits + 1);
-    ims_addr mask = contiguous ? mask_of(family, prefix) : scattered_mask(r, family, tm);
-    ims_addr net = random_address(r, family);
+    relay_addr mask = contiguous ? mask_of(family, prefix) : scattered_mask(r, family, tm);
+    relay_addr net = random_address(r, family);
     if (below(r, 12) != 0) {
         for (int i = 0; i < 16; i++) {
             net.bytes[i] &= mask.bytes[i]; /* mostly valid; sometimes never matches */
         }
     }
-    char n[IMS_ADDR_TEXT_MAX], m[IMS_ADDR_TEXT_MAX];
-    ims_addr_format(&net, n, sizeof(n));
-    ims_addr_format(&mask, m, sizeof(m));
-    if (family == IMS_AF_INET4 && below(r, 10) == 0) {
+    char n[RELAY_ADDR_TEXT_MAX], m[RELAY_ADDR_TEXT_MAX];
+    relay_addr_format(&net, n, sizeof(n));
+    relay_addr_format(&mask, m, sizeof(m));
+    if (family == RELAY_AF_INET4 && below(r, 10) == 0) {
         /* The same rule spelled as an IPv4-mapped IPv6 line. */
         if (contiguous) {
             snprintf(line, LINE_BYTES, "::ffff:%s/%d", n, prefix + 96);
@@ -119,10 +119,10 @@ static void random_line(rng *r, char *line, const trial_masks *tm, char lines[][
 }
 
 /* A query near a listed rule (inside it, or a bit flipped) or anywhere. */
-static ims_addr random_query(rng *r, const relay_list *list)
+static relay_addr random_query(rng *r, const relay_list *list)
 {
     size_t count = relay_list_count(list);
-    ims_addr a;
+    relay_addr a;
     if (count > 0 && below(r, 4) != 0) {
         const relay_rule *rule = &relay_list_entry(list, below(r, (uint32_t)count))->rule;
         a = random_address(r, rule->net.family);
@@ -131,17 +131,17 @@ static ims_addr random_query(rng *r, const relay_list *list)
                                    (a.bytes[i] & ~rule->mask.bytes[i]));
         }
         if (below(r, 4) == 0) {
-            int bits = a.family == IMS_AF_INET4 ? 32 : 128;
+            int bits = a.family == RELAY_AF_INET4 ? 32 : 128;
             int bit = (int)below(r, (uint32_t)bits);
             a.bytes[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
         }
     } else {
-        a = random_address(r, below(r, 3) ? IMS_AF_INET4 : IMS_AF_INET6);
+        a = random_address(r, below(r, 3) ? RELAY_AF_INET4 : RELAY_AF_INET6);
     }
-    if (a.family == IMS_AF_INET4 && below(r, 6) == 0) {
-        ims_addr mapped;
+    if (a.family == RELAY_AF_INET4 && below(r, 6) == 0) {
+        relay_addr mapped;
         memset(&mapped, 0, sizeof(mapped));
-        mapped.family = IMS_AF_INET6;
+        mapped.family = RELAY_AF_INET6;
         mapped.bytes[10] = mapped.bytes[11] = 0xff;
         memcpy(mapped.bytes + 12, a.bytes, 4);
         a = mapped;
@@ -150,7 +150,7 @@ static ims_addr random_query(rng *r, const relay_list *list)
 }
 
 /* The article read aloud, on the linear scan. */
-static void reference_decide(const relay_policy *p, const ims_addr *client, const ims_addr *local,
+static void reference_decide(const relay_policy *p, const relay_addr *client, const relay_addr *local,
                              bool authenticated, bool *allowed, relay_step *step, uint32_t *line)
 {
     *line = 0;
@@ -200,8 +200,8 @@ static void compiled_equals_linear(void **state)
         trial_masks tm;
         for (int f = 0; f < 2; f++) {
             for (int k = 0; k < 4; k++) {
-                memset(&tm.pool[f][k], 0, sizeof(ims_addr));
-                tm.pool[f][k].family = f == 0 ? IMS_AF_INET4 : IMS_AF_INET6;
+                memset(&tm.pool[f][k], 0, sizeof(relay_addr));
+                tm.pool[f][k].family = f == 0 ? RELAY_AF_INET4 : RELAY_AF_INET6;
                 random_bytes(&r, tm.pool[f][k].bytes, f == 0 ? 4 : 16);
             }
         }
@@ -214,25 +214,25 @@ static void compiled_equals_linear(void **state)
                 ptrs[l][i] = lines_text[l][i];
             }
         }
-        ims_config cfg = fixture_config(below(&r, 32));
+        regio_config cfg = fixture_config(below(&r, 32));
         set_list_lines(&cfg.relay_deny_list, ptrs[0], counts[0]);
         set_list_lines(&cfg.relay_allow_list, ptrs[1], counts[1]);
         set_list_lines(&cfg.relay_local_ip_list, ptrs[2], counts[2]);
-        cfg.ip_enable_router.state = IMS_VALUE_OK;
+        cfg.ip_enable_router.state = REGIO_VALUE_OK;
         cfg.ip_enable_router.value = below(&r, 2);
-        ims_diag_list diags;
-        ims_diag_list_init(&diags);
+        regio_diag_list diags;
+        regio_diag_list_init(&diags);
         relay_policy *p = relay_policy_build(&cfg, &diags);
         assert_non_null(p);
         for (int l = 0; l < 3; l++) {
             const relay_list *list = relay_policy_list(p, (relay_list_id)l);
             for (int q = 0; q < QUERIES; q++) {
-                ims_addr a = random_query(&r, list);
+                relay_addr a = random_query(&r, list);
                 size_t fast = relay_list_match(list, &a);
                 size_t slow = relay_list_match_linear(list, &a);
                 if (fast != slow) {
-                    char text[IMS_ADDR_TEXT_MAX];
-                    ims_addr_format(&a, text, sizeof(text));
+                    char text[RELAY_ADDR_TEXT_MAX];
+                    relay_addr_format(&a, text, sizeof(text));
                     fail_msg("seed %lu list %d address %s: compiled %ld, linear %ld",
                              (unsigned long)seed, l, text, (long)fast, (long)slow);
                 }
@@ -241,11 +241,11 @@ static void compiled_equals_linear(void **state)
             }
         }
         for (int q = 0; q < QUERIES; q++) {
-            ims_addr client = random_query(&r, relay_policy_list(p, RELAY_ALLOW_LIST));
+            relay_addr client = random_query(&r, relay_policy_list(p, RELAY_ALLOW_LIST));
             if (below(&r, 2)) {
                 client = random_query(&r, relay_policy_list(p, RELAY_DENY_LIST));
             }
-            ims_addr local = random_query(&r, relay_policy_list(p, RELAY_LOCAL_IP_LIST));
+            relay_addr local = random_query(&r, relay_policy_list(p, RELAY_LOCAL_IP_LIST));
             bool auth = below(&r, 2);
             relay_verdict v;
             relay_decide(p, &client, &local, auth, &v);
@@ -261,7 +261,7 @@ static void compiled_equals_linear(void **state)
             }
         }
         relay_policy_free(p);
-        ims_diag_list_free(&diags);
+        regio_diag_list_free(&diags);
     }
     /* The generator must really exercise matches, not only misses. */
     assert_true(matched > compared / 4);
@@ -275,38 +275,38 @@ static void big_list_equals_linear(void **state)
 {
     (void)state;
     enum { LINES = 40000, PROBES = 500 };
-    static char text[LINES][IMS_ADDR_TEXT_MAX + 8];
+    static char text[LINES][RELAY_ADDR_TEXT_MAX + 8];
     static const char *lines[LINES];
     rng r = {424242};
     for (size_t i = 0; i < LINES; i++) {
         int prefix = 16 + (int)below(&r, 17);
         uint32_t net = (uint32_t)next(&r) & ~(uint32_t)0 << (32 - prefix);
-        ims_addr a = ims_addr_from_v4_uint(net);
-        char n[IMS_ADDR_TEXT_MAX];
-        ims_addr_format(&a, n, sizeof(n));
+        relay_addr a = relay_addr_from_v4_uint(net);
+        char n[RELAY_ADDR_TEXT_MAX];
+        relay_addr_format(&a, n, sizeof(n));
         snprintf(text[i], sizeof(text[i]), "%s/%d", n, prefix);
         lines[i] = text[i];
     }
-    ims_list source = {"RelayDenyList", IMS_VALUE_OK, lines, LINES};
-    ims_diag_list diags;
-    ims_diag_list_init(&diags);
+    regio_list source = {"RelayDenyList", REGIO_VALUE_OK, lines, LINES};
+    regio_diag_list diags;
+    regio_diag_list_init(&diags);
     relay_list *list = relay_list_build(&source, &diags);
     assert_non_null(list);
     assert_int_equal(diags.count, 0);
     size_t matched = 0;
     for (int q = 0; q < PROBES; q++) {
-        ims_addr a = random_query(&r, list);
+        relay_addr a = random_query(&r, list);
         size_t fast = relay_list_match(list, &a), slow = relay_list_match_linear(list, &a);
         if (fast != slow) {
-            char t[IMS_ADDR_TEXT_MAX];
-            ims_addr_format(&a, t, sizeof(t));
+            char t[RELAY_ADDR_TEXT_MAX];
+            relay_addr_format(&a, t, sizeof(t));
             fail_msg("address %s: compiled %ld, linear %ld", t, (long)fast, (long)slow);
         }
         matched += slow != RELAY_NO_MATCH;
     }
     assert_true(matched > PROBES / 4);
     relay_list_free(list);
-    ims_diag_list_free(&diags);
+    regio_diag_list_free(&diags);
 }
 
 int main(void)

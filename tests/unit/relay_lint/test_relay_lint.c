@@ -14,16 +14,16 @@
  * leaves the last message in `last`. */
 static size_t lint(uint32_t flags, const char *const *lines, size_t count, char *last)
 {
-    ims_config cfg;
+    regio_config cfg;
     memset(&cfg, 0, sizeof(cfg));
-    cfg.relay_flags = (ims_dword){"RelayFlags", IMS_VALUE_OK, flags};
-    cfg.relay_deny_list = (ims_list){"RelayDenyList", IMS_VALUE_ABSENT, NULL, 0};
-    cfg.relay_allow_list = (ims_list){"RelayAllowList", IMS_VALUE_OK, lines, count};
-    cfg.relay_local_ip_list = (ims_list){"RelayLocalIPList", IMS_VALUE_ABSENT, NULL, 0};
-    cfg.ip_enable_router = (ims_dword){"IPEnableRouter", IMS_VALUE_ABSENT, 0};
-    ims_diag_list build, diags;
-    ims_diag_list_init(&build);
-    ims_diag_list_init(&diags);
+    cfg.relay_flags = (regio_dword){"RelayFlags", REGIO_VALUE_OK, flags};
+    cfg.relay_deny_list = (regio_list){"RelayDenyList", REGIO_VALUE_ABSENT, NULL, 0};
+    cfg.relay_allow_list = (regio_list){"RelayAllowList", REGIO_VALUE_OK, lines, count};
+    cfg.relay_local_ip_list = (regio_list){"RelayLocalIPList", REGIO_VALUE_ABSENT, NULL, 0};
+    cfg.ip_enable_router = (regio_dword){"IPEnableRouter", REGIO_VALUE_ABSENT, 0};
+    regio_diag_list build, diags;
+    regio_diag_list_init(&build);
+    regio_diag_list_init(&diags);
     relay_policy *policy = relay_policy_build(&cfg, &build);
     assert_non_null(policy);
     size_t n = relay_policy_lint(policy, &diags);
@@ -32,15 +32,15 @@ static size_t lint(uint32_t flags, const char *const *lines, size_t count, char 
         strcpy(last, diags.items[n - 1].message);
     }
     relay_policy_free(policy);
-    ims_diag_list_free(&build);
-    ims_diag_list_free(&diags);
+    regio_diag_list_free(&build);
+    regio_diag_list_free(&diags);
     return n;
 }
 
 static void everyone_allowed_is_an_open_relay(void **state)
 {
     (void)state;
-    char msg[IMS_DIAG_MESSAGE_MAX];
+    char msg[REGIO_DIAG_MESSAGE_MAX];
     const char *v4[] = {"0.0.0.0;0.0.0.0"};
     assert_int_equal(lint(2, v4, 1, msg), 1);
     assert_non_null(strstr(msg, "every IPv4 client"));
@@ -53,7 +53,7 @@ static void everyone_allowed_is_an_open_relay(void **state)
 static void whole_private_ranges_are_flagged(void **state)
 {
     (void)state;
-    char msg[IMS_DIAG_MESSAGE_MAX];
+    char msg[REGIO_DIAG_MESSAGE_MAX];
     const char *lines[] = {"10.0.0.0;255.0.0.0", "172.16.0.0/12", "192.168.0.0/16",
                            "100.64.0.0/10",      "fc00::/7",      "172.0.0.0/8"};
     assert_int_equal(lint(2, lines, 6, msg), 6);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spool.h"
+#include "store/spool.h"
 
 static char root[MAX_PATH];
 

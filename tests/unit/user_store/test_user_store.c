@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "user_store.h"
+#include "store/user_store.h"
 
 /* A scratch key per run, so tests never meet the real store or each other. */
 static wchar_t key_path[256];

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "eventlog.h"
-#include "eventlog_catalog.h"
+#include "events/eventlog.h"
+#include "events/eventlog_catalog.h"
 
 static char console_file[MAX_PATH];
 static char console[65536];
@@ -61,7 +61,7 @@ static size_t lines(const char *text)
 
 static void denial_from_a_hostile_client(void)
 {
-    eventlog_write(IMS_EVENT_RELAY_DENIED, "192.0.2.7", "-",
+    eventlog_write(MSG_RELAY_DENIED, "192.0.2.7", "-",
                    "evil\r\n2026-01-01 Information 1000: forged", "-", "victim%%1@far.test",
                    "192.0.2.1", "denied: no rule allows it", NULL);
 }
@@ -79,7 +79,7 @@ static void client_text_cannot_forge_lines_or_parameters(void **state)
 
 static void too_few_strings(void)
 {
-    eventlog_write(IMS_EVENT_LISTENER_FAILED, "0.0.0.0", NULL);
+    eventlog_write(MSG_LISTENER_FAILED, "0.0.0.0", NULL);
 }
 
 static void missing_insertions_are_shown_as_dashes(void **state)
@@ -93,7 +93,7 @@ static void missing_insertions_are_shown_as_dashes(void **state)
 
 static void too_many_strings(void)
 {
-    eventlog_write(IMS_EVENT_STOPPED, "stop requested", "surplus", "more", NULL);
+    eventlog_write(MSG_STOPPED, "stop requested", "surplus", "more", NULL);
 }
 
 static void surplus_insertions_are_dropped(void **state)
@@ -110,7 +110,7 @@ static void long_string(void)
     static char reason[EVENTLOG_STRING_MAX * 3];
     memset(reason, 'x', sizeof(reason) - 1);
     reason[sizeof(reason) - 1] = '\0';
-    eventlog_write(IMS_EVENT_FAIL_CLOSED, reason, NULL);
+    eventlog_write(MSG_FAIL_CLOSED, reason, NULL);
 }
 
 static void long_insertions_are_cut_visibly(void **state)
@@ -126,13 +126,13 @@ static void long_insertions_are_cut_visibly(void **state)
 
 static void diagnostics(void)
 {
-    ims_diag_list diags;
-    ims_diag_list_init(&diags);
-    ims_diag_add(&diags, IMS_SEV_ERROR, "RelayDenyList", 3, "10.0.0.256", "octet 4 is above 255");
-    ims_diag_add(&diags, IMS_SEV_WARNING, "RelayFlags", 0, NULL, "bits 0x10 have no meaning");
-    ims_diag_add(&diags, IMS_SEV_INFO, "ListenPort", 0, NULL, "the default is used");
+    regio_diag_list diags;
+    regio_diag_list_init(&diags);
+    regio_diag_add(&diags, REGIO_SEV_ERROR, "RelayDenyList", 3, "10.0.0.256", "octet 4 is above 255");
+    regio_diag_add(&diags, REGIO_SEV_WARNING, "RelayFlags", 0, NULL, "bits 0x10 have no meaning");
+    regio_diag_add(&diags, REGIO_SEV_INFO, "ListenPort", 0, NULL, "the default is used");
     assert_int_equal(eventlog_config_diags(&diags), 1);
-    ims_diag_list_free(&diags);
+    regio_diag_list_free(&diags);
 }
 
 static void configuration_diagnostics_become_error_and_warning_events(void **state)

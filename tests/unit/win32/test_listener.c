@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "listener.h"
+#include "net/listener.h"
 
 static uint16_t port_of(const listener *l, const char *address)
 {

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "eventlog_catalog.h"
+#include "events/eventlog_catalog.h"
 #include "messages.h"
 
 static HMODULE exe;
@@ -118,7 +118,7 @@ static void table_has_no_event_the_service_does_not_know(void **state)
 static void category_has_a_name(void **state)
 {
     (void)state;
-    wchar_t *text = render(IMS_CATEGORY_SMTP, NULL);
+    wchar_t *text = render(MSG_CATEGORY_SMTP, NULL);
     assert_non_null(text);
     assert_non_null(wcsstr(text, L"SMTP relay"));
     LocalFree(text);

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "svc_regexport.h"
+#include "store/reg_export.h"
 
 typedef struct sample {
     const wchar_t *name;

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "svc_status.h"
+#include "host/svc_status.h"
 
 static SERVICE_STATUS report(DWORD state, enum svc_exit exit)
 {

@@ -9,48 +9,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "reg_reader_win32.h"
+#include "config/reg_reader.h"
 #include "settings.h"
 
-static const char *state_name(ims_value_state state)
+static const char *state_name(regio_value_state state)
 {
     switch (state) {
-    case IMS_VALUE_ABSENT:
+    case REGIO_VALUE_ABSENT:
         return "absent";
-    case IMS_VALUE_OK:
+    case REGIO_VALUE_OK:
         return "ok";
-    case IMS_VALUE_COERCED:
+    case REGIO_VALUE_COERCED:
         return "coerced";
-    case IMS_VALUE_UNREADABLE:
+    case REGIO_VALUE_UNREADABLE:
         return "unreadable";
     }
     return "?";
 }
 
-static void print_config(const ims_config *config)
+static void print_config(const regio_config *config)
 {
     size_t count;
-    const ims_setting *settings = ims_settings(&count);
+    const regio_setting *settings = regio_settings(&count);
     const char *base = (const char *)config;
     for (size_t i = 0; i < count; i++) {
-        const ims_setting *s = &settings[i];
+        const regio_setting *s = &settings[i];
         switch (s->kind) {
-        case IMS_SETTING_DWORD: {
-            const ims_dword *d = (const ims_dword *)(base + s->offset);
+        case REGIO_SETTING_DWORD: {
+            const regio_dword *d = (const regio_dword *)(base + s->offset);
             printf("%s %s %lu\n", s->name, state_name(d->state), (unsigned long)d->value);
             break;
         }
-        case IMS_SETTING_LIST: {
-            const ims_list *l = (const ims_list *)(base + s->offset);
+        case REGIO_SETTING_LIST: {
+            const regio_list *l = (const regio_list *)(base + s->offset);
             printf("%s %s %zu\n", s->name, state_name(l->state), l->count);
             for (size_t n = 0; n < l->count; n++) {
                 printf("%s[%zu] %s\n", s->name, n + 1, l->lines[n]);
             }
             break;
         }
-        case IMS_SETTING_STRING: {
+        case REGIO_SETTING_STRING: {
             const char *text = *(const char *const *)(base + s->offset);
-            const ims_value_state *state = (const ims_value_state *)(base + s->state_offset);
+            const regio_value_state *state = (const regio_value_state *)(base + s->state_offset);
             printf("%s %s %s\n", s->name, state_name(*state), text);
             break;
         }
@@ -62,22 +62,22 @@ int wmain(int argc, wchar_t **argv);
 
 int wmain(int argc, wchar_t **argv)
 {
-    ims_diag_list diags;
-    ims_diag_list_init(&diags);
-    ims_config *config =
-            argc >= 3 ? ims_registry_read_config_from(HKEY_LOCAL_MACHINE, argv[1], argv[2], &diags)
-                      : ims_registry_read_config(&diags);
+    regio_diag_list diags;
+    regio_diag_list_init(&diags);
+    regio_config *config =
+            argc >= 3 ? reg_reader_read_config_from(HKEY_LOCAL_MACHINE, argv[1], argv[2], &diags)
+                      : reg_reader_read_config(&diags);
     if (!config) {
         fprintf(stderr, "regio_dump: out of memory\n");
         return 2;
     }
     print_config(config);
     for (size_t i = 0; i < diags.count; i++) {
-        const ims_diag *d = &diags.items[i];
-        printf("diag %s %s %lu: %s\n", ims_severity_name(d->severity), d->value[0] ? d->value : "-",
+        const regio_diag *d = &diags.items[i];
+        printf("diag %s %s %lu: %s\n", regio_severity_name(d->severity), d->value[0] ? d->value : "-",
                (unsigned long)d->line, d->message);
     }
-    ims_config_free(config);
-    ims_diag_list_free(&diags);
+    regio_config_free(config);
+    regio_diag_list_free(&diags);
     return 0;
 }

@@ -1,0 +1,246 @@
+#include "settings.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "identity.h"
+
+/* An absolute Windows path: a drive ("C:\...") or a UNC share ("\\server\share"). A relative
+ * MailRoot would resolve against the service's working directory (System32). */
+static const char *check_absolute_path(const char *text)
+{
+    bool drive = ((text[0] >= 'A' && text[0] <= 'Z') || (text[0] >= 'a' && text[0] <= 'z')) &&
+                 text[1] == ':' && (text[2] == '\\' || text[2] == '/');
+    bool unc = text[0] == '\\' && text[1] == '\\' && text[2] != '\0';
+    return drive || unc ? NULL : "is not an absolute path (expected e.g. D:\\imsrelay)";
+}
+
+/* The name goes into every SMTP greeting and reply: letters, digits and hyphens in dot-separated
+ * labels (RFC 1123), so nothing in it can break or inject into the protocol. */
+static const char *check_host_name(const char *text)
+{
+    size_t len = strlen(text);
+    if (len > 253) {
+        return "is longer than 253 characters, the longest DNS name";
+    }
+    size_t label = 0;
+    for (size_t i = 0; i <= len; i++) {
+        char c = text[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63) {
+                return "has an empty label or one longer than 63 characters";
+            }
+            if (text[i - 1] == '-' || text[i - label] == '-') {
+                return "has a label that begins or ends with a hyphen";
+            }
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-')) {
+            return "is not a DNS host name (only letters, digits, hyphens and dots)";
+        }
+        label++;
+    }
+    return NULL;
+}
+
+#define DWORD_ROW(name_, key_, def, lo, hi, fb, def_text, meaning_, field)                         \
+    {                                                                                              \
+        .name = name_, .kind = REGIO_SETTING_DWORD, .key = key_, .default_value = def, .min = lo,    \
+        .max = hi, .fallback = fb, .default_text = def_text, .meaning = meaning_,                  \
+        .offset = offsetof(regio_config, field)                                                      \
+    }
+
+#define LIST_ROW(name_, def_text, meaning_, field)                                                 \
+    {                                                                                              \
+        .name = name_, .kind = REGIO_SETTING_LIST, .key = "Parameters", .default_text = def_text,    \
+        .meaning = meaning_, .offset = offsetof(regio_config, field)                                 \
+    }
+
+#define STRING_ROW(name_, type_, check_, bounds_, def_text, meaning_, field, state_field)          \
+    {                                                                                              \
+        .name = name_, .kind = REGIO_SETTING_STRING, .key = "Parameters", .check = check_,           \
+        .string_type = type_, .string_bounds = bounds_, .default_text = def_text,                  \
+        .meaning = meaning_, .offset = offsetof(regio_config, field),                                \
+        .state_offset = offsetof(regio_config, state_field)                                          \
+    }
+
+static const regio_setting settings[] = {
+        DWORD_ROW("RelayFlags", "Parameters", 0, 0, UINT32_MAX, 0, "0 (no client may relay)",
+                  "Which relay rules are in effect: 1 deny list, 2 allow list, 4 local IP list, "
+                  "8 authenticated clients; exactly 1 (deny list only) lets every client not "
+                  "denied relay. Absent, 0 or of the wrong type: no client may relay.",
+                  relay_flags),
+        LIST_ROW("RelayDenyList", "empty",
+                 "Clients that may not relay, one `net[;mask]` or `net/prefix` per line.",
+                 relay_deny_list),
+        LIST_ROW("RelayAllowList", "empty", "Clients that may relay, same line syntax.",
+                 relay_allow_list),
+        LIST_ROW("RelayLocalIPList", "empty",
+                 "Local addresses of this server: a client connected to one may relay "
+                 "(not in effect while IPEnableRouter is 1).",
+                 relay_local_ip_list),
+        DWORD_ROW("IPEnableRouter", "Tcpip\\Parameters", 0, 0, 1, 1, "0 (IP forwarding off)",
+                  "Windows' own IP forwarding switch, read from its key. 1 turns RelayLocalIPList "
+                  "off. Out of range or unreadable counts as 1, which only narrows who may relay.",
+                  ip_enable_router),
+        LIST_ROW("LocalDomains", "empty",
+                 "Recipient domains delivered here, one per line; no relay decision for them.",
+                 local_domains),
+        DWORD_ROW("ListenPort", "Parameters", 25, 1, 65535, 25, "25",
+                  "TCP port of the SMTP server.", listen_port),
+        LIST_ROW("ListenAddresses", "all IPv4 and IPv6 addresses",
+                 "Local addresses to listen on, one per line.", listen_addresses),
+        STRING_ROW("MailRoot", "REG_EXPAND_SZ or REG_SZ", check_absolute_path, "32767 characters",
+                   IDENTITY_DEFAULT_MAIL_ROOT,
+                   "Folder holding Drop, Queue and Logs; an absolute path once expanded.",
+                   mail_root, mail_root_state),
+        STRING_ROW("SmtpHostName", "REG_SZ", check_host_name, "253 characters",
+                   "this computer's DNS host name",
+                   "Name the server gives in its greeting and replies: letters, digits, hyphens "
+                   "and dots.",
+                   host_name, host_name_state),
+        DWORD_ROW("MaxMessageBytes", "Parameters", 10485760, 1024, 2147483647, 10485760,
+                  "10485760 (10 MiB)", "Largest message accepted, in bytes (announced by SIZE).",
+                  max_message_bytes),
+        DWORD_ROW("MaxRecipients", "Parameters", 100, 100, 100000, 100, "100",
+                  "Recipients per message; RFC 5321 (4.5.3.1.8) requires at least 100.",
+                  max_recipients),
+        DWORD_ROW("MaxLineLength", "Parameters", 1000, 1000, 65536, 1000, "1000",
+                  "Longest command or text line in bytes, CRLF included (RFC 5321: 1000).",
+                  max_line_length),
+        DWORD_ROW("IdleTimeoutSeconds", "Parameters", 300, 10, 3600, 300, "300",
+                  "Seconds a client may stay silent before it is disconnected.",
+                  idle_timeout_seconds),
+        DWORD_ROW("MaxConnections", "Parameters", 2000, 1, 100000, 2000, "2000",
+                  "Concurrent SMTP sessions in all.", max_connections),
+        DWORD_ROW("MaxConnectionsPerClient", "Parameters", 20, 1, 100000, 20, "20",
+                  "Concurrent SMTP sessions from one client address.", max_connections_per_client),
+        DWORD_ROW("ProtocolLog", "Parameters", 1, 0, 1, 1, "1",
+                  "1: daily protocol logs under MailRoot\\Logs; 0: none.", protocol_log),
+        DWORD_ROW("DenialEventsPerMinute", "Parameters", 10, 1, 10000, 10, "10",
+                  "Relay-denial events per client address per minute; the rest are counted and "
+                  "reported as suppressed.",
+                  denial_events_per_minute),
+        DWORD_ROW("AuthWindowsAccounts", "Parameters", 0, 0, 1, 0, "0",
+                  "1: AUTH also accepts Windows accounts of this machine or its domain.",
+                  auth_windows_accounts),
+};
+
+_Static_assert(sizeof(settings) / sizeof(settings[0]) == REGIO_SETTING_COUNT,
+               "REGIO_SETTING_COUNT must match the table");
+
+const regio_setting *regio_settings(size_t *count)
+{
+    *count = sizeof(settings) / sizeof(settings[0]);
+    return settings;
+}
+
+static char ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool equal_ignoring_case(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        if (ascii_lower(*a) != ascii_lower(*b)) {
+            return false;
+        }
+    }
+    return *a == *b;
+}
+
+const regio_setting *regio_setting_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        if (equal_ignoring_case(settings[i].name, name)) {
+            return &settings[i];
+        }
+    }
+    return NULL;
+}
+
+#define NEAR_MISS_MAX_DISTANCE 2
+#define NAME_MAX_COMPARED      64
+
+/* Optimal string alignment distance (edits: insert, delete, change, swap two neighbours),
+ * ignoring ASCII case. Both strings are at most NAME_MAX_COMPARED long. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t d[NAME_MAX_COMPARED + 1][NAME_MAX_COMPARED + 1];
+    for (size_t i = 0; i <= la; i++) {
+        d[i][0] = i;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        d[0][j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = ascii_lower(a[i - 1]) == ascii_lower(b[j - 1]) ? 0 : 1;
+            size_t best = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < best) {
+                best = d[i - 1][j] + 1;
+            }
+            if (d[i][j - 1] + 1 < best) {
+                best = d[i][j - 1] + 1;
+            }
+            if (i > 1 && j > 1 && ascii_lower(a[i - 1]) == ascii_lower(b[j - 2]) &&
+                ascii_lower(a[i - 2]) == ascii_lower(b[j - 1]) && d[i - 2][j - 2] + 1 < best) {
+                best = d[i - 2][j - 2] + 1;
+            }
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+const regio_setting *regio_setting_near_miss(const char *name)
+{
+    size_t len = strlen(name);
+    if (len > NAME_MAX_COMPARED) {
+        return NULL; /* longer than every setting name by more than the distance allowed */
+    }
+    const regio_setting *nearest = NULL;
+    size_t nearest_distance = NEAR_MISS_MAX_DISTANCE + 1;
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        size_t other = strlen(settings[i].name);
+        if (len + NEAR_MISS_MAX_DISTANCE < other || other + NEAR_MISS_MAX_DISTANCE < len) {
+            continue; /* too many letters missing or extra to be a typo */
+        }
+        size_t distance = edit_distance(name, len, settings[i].name, other);
+        if (distance < nearest_distance) {
+            nearest = &settings[i];
+            nearest_distance = distance;
+        }
+    }
+    return nearest;
+}
+
+const char *regio_reg_type_name(uint32_t type, char *buf, size_t size)
+{
+    switch (type) {
+    case REGIO_REG_NONE:
+        return "REG_NONE";
+    case REGIO_REG_SZ:
+        return "REG_SZ";
+    case REGIO_REG_EXPAND_SZ:
+        return "REG_EXPAND_SZ";
+    case REGIO_REG_BINARY:
+        return "REG_BINARY";
+    case REGIO_REG_DWORD:
+        return "REG_DWORD";
+    case REGIO_REG_DWORD_BIG_ENDIAN:
+        return "REG_DWORD_BIG_ENDIAN";
+    case REGIO_REG_LINK:
+        return "REG_LINK";
+    case REGIO_REG_MULTI_SZ:
+        return "REG_MULTI_SZ";
+    case REGIO_REG_QWORD:
+        return "REG_QWORD";
+    }
+    snprintf(buf, size, "type %lu", (unsigned long)type);
+    return buf;
+}

@@ -1,0 +1,530 @@
+/* imsrelay.exe install | uninstall: what an administrator would otherwise do by hand with
+ * sc.exe and regedit. Both are idempotent and say what they did, line by line. */
+#include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <wchar.h>
+
+#include "cli/commands.h"
+#include "host/svc_host.h"
+#include "store/reg_export.h"
+
+#define SERVICE_KEY    IDENTITY_WIDE(IDENTITY_SERVICE_KEY)
+#define PARAMETERS_KEY SERVICE_KEY L"\\Parameters"
+#define EVENT_SOURCE_KEY                                                                           \
+    L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\MSExchangeIMC"
+#define SERVICE_ACCOUNT L"NT AUTHORITY\\LocalService"
+#define SERVICE_DESCRIPTION                                                                        \
+    L"SMTP front end with the relay control of the Exchange Server 5.5 Internet Mail "             \
+    L"Service: RelayFlags, RelayDenyList, RelayAllowList and RelayLocalIPList under "              \
+    L"HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSExchangeIMC\\Parameters."
+#define DEFAULT_MAIL_ROOT L"%ProgramData%\\imsrelay"
+#define STOP_WAIT_MS      30000
+
+/* MailRoot: full control for SYSTEM and Administrators, modify for the service account
+ * (Local Service), nothing for anyone else: it holds other people's mail. */
+#define MAIL_ROOT_SDDL           L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;LS)"
+#define MAIL_ROOT_SERVICE_RIGHTS 0x1301bf /* "modify": read, write, delete; no ACL changes */
+
+static int failed(const wchar_t *what, DWORD error)
+{
+    wchar_t text[512] = L"";
+    FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, error, 0, text,
+                   sizeof(text) / sizeof(text[0]), NULL);
+    for (size_t n = wcslen(text); n > 0 && (text[n - 1] == L'\r' || text[n - 1] == L'\n');) {
+        text[--n] = L'\0';
+    }
+    if (error == ERROR_ACCESS_DENIED) {
+        fwprintf(stderr,
+                 L"imsrelay: %ls: access denied. Run this command as an administrator (an "
+                 L"elevated command prompt).\n",
+                 what);
+        return 5;
+    }
+    fwprintf(stderr, L"imsrelay: %ls: %ls (error %lu)\n", what, text, error);
+    return 1;
+}
+
+/* True when this process can administer the machine (a member of Administrators with an
+ * elevated token). Asked first so that nothing is half done for lack of rights. */
+static bool is_administrator(void)
+{
+    SID_IDENTIFIER_AUTHORITY nt = SECURITY_NT_AUTHORITY;
+    PSID admins;
+    BOOL member = FALSE;
+    if (!AllocateAndInitializeSid(&nt, 2, SECURITY_BUILTIN_DOMAIN_RID, DOMAIN_ALIAS_RID_ADMINS, 0,
+                                  0, 0, 0, 0, 0, &admins)) {
+        return true; /* cannot tell: let the operations themselves say */
+    }
+    if (!CheckTokenMembership(NULL, admins, &member)) {
+        member = TRUE;
+    }
+    FreeSid(admins);
+    return member != FALSE;
+}
+
+static int need_administrator(const wchar_t *command)
+{
+    fwprintf(stderr,
+             L"imsrelay: %ls needs administrator rights. Open a command prompt with \"Run as "
+             L"administrator\" and run it again.\n",
+             command);
+    return 5;
+}
+
+static DWORD set_dword_if_absent(HKEY key, const wchar_t *name, DWORD value, bool *set)
+{
+    *set = false;
+    DWORD s = RegQueryValueExW(key, name, NULL, NULL, NULL, NULL);
+    if (s == ERROR_SUCCESS) {
+        return ERROR_SUCCESS;
+    }
+    if (s != ERROR_FILE_NOT_FOUND) {
+        return s;
+    }
+    *set = true;
+    return RegSetValueExW(key, name, 0, REG_DWORD, (const BYTE *)&value, sizeof(value));
+}
+
+/* multi: one string, stored as a one-line REG_MULTI_SZ. */
+static DWORD set_multi_if_absent(HKEY key, const wchar_t *name, const wchar_t *line, bool *set)
+{
+    *set = false;
+    DWORD s = RegQueryValueExW(key, name, NULL, NULL, NULL, NULL);
+    if (s == ERROR_SUCCESS) {
+        return ERROR_SUCCESS;
+    }
+    if (s != ERROR_FILE_NOT_FOUND) {
+        return s;
+    }
+    size_t len = wcslen(line);
+    wchar_t *data = calloc(len + 2, sizeof(wchar_t));
+    if (!data) {
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+    wcscpy(data, line);
+    *set = true;
+    s = RegSetValueExW(key, name, 0, REG_MULTI_SZ, (const BYTE *)data,
+                       (DWORD)((len + 2) * sizeof(wchar_t)));
+    free(data);
+    return s;
+}
+
+static void said_default(const wchar_t *name, const wchar_t *value, bool set)
+{
+    if (set) {
+        fwprintf(stdout, L"  %ls = %ls (default set)\n", name, value);
+    } else {
+        fwprintf(stdout, L"  %ls: kept as the administrator set it\n", name);
+    }
+}
+
+/* The Parameters key with safe defaults where nothing is set: only this machine may relay. */
+static int install_parameters(void)
+{
+    HKEY key;
+    DWORD s = RegCreateKeyExW(HKEY_LOCAL_MACHINE, PARAMETERS_KEY, 0, NULL, 0, KEY_READ | KEY_WRITE,
+                              NULL, &key, NULL);
+    if (s != ERROR_SUCCESS) {
+        return failed(L"cannot create the Parameters key", s);
+    }
+    fwprintf(stdout, L"Parameters: HKLM\\%ls\n", PARAMETERS_KEY);
+    bool set;
+    s = set_dword_if_absent(key, L"RelayFlags", 2, &set);
+    if (s == ERROR_SUCCESS) {
+        said_default(L"RelayFlags", L"2 (clients in RelayAllowList may relay)", set);
+        s = set_multi_if_absent(key, L"RelayAllowList", L"127.0.0.1", &set);
+    }
+    if (s == ERROR_SUCCESS) {
+        said_default(L"RelayAllowList", L"127.0.0.1 (only this machine)", set);
+        wchar_t domain[256];
+        DWORD len = sizeof(domain) / sizeof(domain[0]);
+        if (GetComputerNameExW(ComputerNameDnsDomain, domain, &len) && len > 0) {
+            s = set_multi_if_absent(key, L"LocalDomains", domain, &set);
+            if (s == ERROR_SUCCESS) {
+                said_default(L"LocalDomains", domain, set);
+            }
+        } else {
+            fwprintf(stdout, L"  LocalDomains: this computer has no DNS domain; set it to the "
+                             L"domains this server receives mail for\n");
+        }
+    }
+    RegCloseKey(key);
+    return s == ERROR_SUCCESS ? 0 : failed(L"cannot write the default values", s);
+}
+
+/* MailRoot as the service will use it: the Parameters value, else the default. */
+static bool mail_root(wchar_t *out, DWORD size)
+{
+    wchar_t raw[MAX_PATH] = DEFAULT_MAIL_ROOT;
+    DWORD bytes = sizeof(raw) - sizeof(wchar_t);
+    DWORD type;
+    HKEY key;
+    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, PARAMETERS_KEY, 0, KEY_READ, &key) == ERROR_SUCCESS) {
+        if (RegQueryValueExW(key, L"MailRoot", NULL, &type, (BYTE *)raw, &bytes) != ERROR_SUCCESS ||
+            (type != REG_SZ && type != REG_EXPAND_SZ) || bytes < 2 * sizeof(wchar_t)) {
+            wcscpy(raw, DEFAULT_MAIL_ROOT);
+        } else {
+            raw[bytes / sizeof(wchar_t)] = L'\0';
+        }
+        RegCloseKey(key);
+    }
+    DWORD n = ExpandEnvironmentStringsW(raw, out, size);
+    return n > 0 && n <= size;
+}
+
+/* Creates a folder and its missing parents; *created (may be NULL) tells whether `path`
+ * itself is new. */
+static DWORD make_folder(const wchar_t *path, bool *created)
+{
+    if (created) {
+        *created = false;
+    }
+    if (CreateDirectoryW(path, NULL)) {
+        if (created) {
+            *created = true;
+        }
+        return ERROR_SUCCESS;
+    }
+    if (GetLastError() == ERROR_ALREADY_EXISTS) {
+        return ERROR_SUCCESS;
+    }
+    if (GetLastError() != ERROR_PATH_NOT_FOUND) {
+        return GetLastError();
+    }
+    wchar_t parent[MAX_PATH];
+    wcsncpy(parent, path, MAX_PATH - 1);
+    parent[MAX_PATH - 1] = L'\0';
+    wchar_t *slash = wcsrchr(parent, L'\\');
+    if (!slash || slash == parent) {
+        return ERROR_PATH_NOT_FOUND;
+    }
+    *slash = L'\0';
+    DWORD s = make_folder(parent, NULL);
+    if (s != ERROR_SUCCESS) {
+        return s;
+    }
+    return make_folder(path, created);
+}
+
+/* A new MailRoot gets MAIL_ROOT_SDDL: nobody but the service and administrators reads mail. */
+static DWORD protect_new_folder(const wchar_t *path)
+{
+    PSECURITY_DESCRIPTOR sd = NULL;
+    PACL dacl = NULL;
+    BOOL present = FALSE, defaulted = FALSE;
+    DWORD s;
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(MAIL_ROOT_SDDL, SDDL_REVISION_1, &sd,
+                                                              NULL) ||
+        !GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted)) {
+        s = GetLastError();
+    } else {
+        s = SetNamedSecurityInfoW((wchar_t *)path, SE_FILE_OBJECT,
+                                  DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                                  NULL, NULL, dacl, NULL);
+    }
+    LocalFree(sd);
+    return s;
+}
+
+/* An existing MailRoot (an administrator's folder, or one an earlier install made) keeps its
+ * access rights; Local Service gets modify rights added, inherited by what is inside. */
+static DWORD grant_service(const wchar_t *path)
+{
+    PACL old = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    DWORD s = GetNamedSecurityInfoW(path, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL,
+                                    &old, NULL, &sd);
+    if (s != ERROR_SUCCESS) {
+        return s;
+    }
+    BYTE sid[SECURITY_MAX_SID_SIZE];
+    DWORD sid_size = sizeof(sid);
+    if (!CreateWellKnownSid(WinLocalServiceSid, NULL, sid, &sid_size)) {
+        s = GetLastError();
+        LocalFree(sd);
+        return s;
+    }
+    EXPLICIT_ACCESSW access = {0};
+    access.grfAccessPermissions = MAIL_ROOT_SERVICE_RIGHTS;
+    access.grfAccessMode = GRANT_ACCESS;
+    access.grfInheritance = SUB_CONTAINERS_AND_OBJECTS_INHERIT;
+    access.Trustee.TrusteeForm = TRUSTEE_IS_SID;
+    access.Trustee.TrusteeType = TRUSTEE_IS_WELL_KNOWN_GROUP;
+    access.Trustee.ptstrName = (wchar_t *)sid;
+    PACL merged = NULL;
+    s = SetEntriesInAclW(1, &access, old, &merged);
+    if (s == ERROR_SUCCESS) {
+        s = SetNamedSecurityInfoW((wchar_t *)path, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL,
+                                  NULL, merged, NULL);
+    }
+    LocalFree(merged);
+    LocalFree(sd);
+    return s;
+}
+
+static int install_mail_root(void)
+{
+    wchar_t path[MAX_PATH];
+    if (!mail_root(path, MAX_PATH)) {
+        return failed(L"cannot expand MailRoot", ERROR_BAD_PATHNAME);
+    }
+    bool created = false;
+    DWORD s = make_folder(path, &created);
+    if (s != ERROR_SUCCESS) {
+        return failed(L"cannot create MailRoot", s);
+    }
+    s = created ? protect_new_folder(path) : grant_service(path);
+    if (s != ERROR_SUCCESS) {
+        return failed(L"cannot set the access rights of MailRoot", s);
+    }
+    if (created) {
+        fwprintf(stdout,
+                 L"MailRoot: %ls created (Local Service may write, other users have no "
+                 L"access)\n",
+                 path);
+    } else {
+        fwprintf(stdout, L"MailRoot: %ls (existing access rights kept, Local Service may write)\n",
+                 path);
+    }
+    return 0;
+}
+
+static int install_event_source(const wchar_t *exe)
+{
+    HKEY key;
+    DWORD s = RegCreateKeyExW(HKEY_LOCAL_MACHINE, EVENT_SOURCE_KEY, 0, NULL, 0, KEY_WRITE, NULL,
+                              &key, NULL);
+    if (s != ERROR_SUCCESS) {
+        return failed(L"cannot register the event source", s);
+    }
+    DWORD bytes = (DWORD)((wcslen(exe) + 1) * sizeof(wchar_t));
+    DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
+    DWORD categories = 1;
+    s = RegSetValueExW(key, L"EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe, bytes);
+    if (s == ERROR_SUCCESS) {
+        s = RegSetValueExW(key, L"CategoryMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe, bytes);
+    }
+    if (s == ERROR_SUCCESS) {
+        s = RegSetValueExW(key, L"TypesSupported", 0, REG_DWORD, (const BYTE *)&types,
+                           sizeof(types));
+    }
+    if (s == ERROR_SUCCESS) {
+        s = RegSetValueExW(key, L"CategoryCount", 0, REG_DWORD, (const BYTE *)&categories,
+                           sizeof(categories));
+    }
+    RegCloseKey(key);
+    if (s != ERROR_SUCCESS) {
+        return failed(L"cannot register the event source", s);
+    }
+    fwprintf(stdout, L"Event source: MSExchangeIMC in the Application log, messages in %ls\n", exe);
+    return 0;
+}
+
+/* Restart after a failure: 5 s, then 30 s, then every 60 s; the count resets after a day. */
+static void set_recovery(SC_HANDLE service)
+{
+    SC_ACTION actions[3] = {
+            {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 30000}, {SC_ACTION_RESTART, 60000}};
+    SERVICE_FAILURE_ACTIONSW failure = {86400, NULL, NULL, 3, actions};
+    if (!ChangeServiceConfig2W(service, SERVICE_CONFIG_FAILURE_ACTIONS, &failure)) {
+        fwprintf(stdout, L"  recovery actions: not set (error %lu)\n", GetLastError());
+        return;
+    }
+    /* Also when the service stops itself with an error (e.g. its port was taken), not only
+     * when it crashes. */
+    SERVICE_FAILURE_ACTIONS_FLAG flag = {TRUE};
+    if (!ChangeServiceConfig2W(service, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag)) {
+        fwprintf(stdout, L"  recovery actions: restart after a crash only (error %lu)\n",
+                 GetLastError());
+        return;
+    }
+    fwprintf(stdout, L"  recovery: restart after 5 s, 30 s, then every 60 s\n");
+}
+
+static int install_service(const wchar_t *exe)
+{
+    wchar_t command[MAX_PATH + 4];
+    swprintf(command, sizeof(command) / sizeof(command[0]), L"\"%ls\"", exe);
+    SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_ALL_ACCESS);
+    if (!scm) {
+        return failed(L"cannot open the Service Control Manager", GetLastError());
+    }
+    const wchar_t *verb = L"updated";
+    SC_HANDLE service = OpenServiceW(scm, SVC_NAME_W, SERVICE_ALL_ACCESS);
+    if (service) {
+        if (!ChangeServiceConfigW(service, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
+                                  SERVICE_ERROR_NORMAL, command, NULL, NULL, L"Tcpip\0\0",
+                                  SERVICE_ACCOUNT, L"", SVC_DISPLAY_NAME_W)) {
+            DWORD e = GetLastError();
+            CloseServiceHandle(service);
+            CloseServiceHandle(scm);
+            return failed(L"cannot update the service", e);
+        }
+    } else if (GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST) {
+        verb = L"created";
+        service =
+                CreateServiceW(scm, SVC_NAME_W, SVC_DISPLAY_NAME_W, SERVICE_ALL_ACCESS,
+                               SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START, SERVICE_ERROR_NORMAL,
+                               command, NULL, NULL, L"Tcpip\0\0", SERVICE_ACCOUNT, L"");
+        if (!service) {
+            DWORD e = GetLastError();
+            CloseServiceHandle(scm);
+            return failed(L"cannot create the service", e);
+        }
+    } else {
+        DWORD e = GetLastError();
+        CloseServiceHandle(scm);
+        return failed(L"cannot open the service", e);
+    }
+    fwprintf(stdout, L"Service %ls %ls: %ls, automatic start, account %ls\n", SVC_NAME_W, verb,
+             command, SERVICE_ACCOUNT);
+    SERVICE_DESCRIPTIONW description = {SERVICE_DESCRIPTION};
+    ChangeServiceConfig2W(service, SERVICE_CONFIG_DESCRIPTION, &description);
+    set_recovery(service);
+    CloseServiceHandle(service);
+    CloseServiceHandle(scm);
+    return 0;
+}
+
+static bool own_path(wchar_t *exe, DWORD size)
+{
+    DWORD n = GetModuleFileNameW(NULL, exe, size);
+    return n > 0 && n < size;
+}
+
+int cmd_install(int argc, wchar_t **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fwprintf(stderr, L"usage: imsrelay.exe install\n");
+        return 2;
+    }
+    if (!is_administrator()) {
+        return need_administrator(L"install");
+    }
+    wchar_t exe[MAX_PATH];
+    if (!own_path(exe, MAX_PATH)) {
+        return failed(L"cannot find the path of imsrelay.exe", GetLastError());
+    }
+    int rc = install_service(exe);
+    if (!rc) {
+        rc = install_event_source(exe);
+    }
+    if (!rc) {
+        rc = install_parameters();
+    }
+    if (!rc) {
+        rc = install_mail_root();
+    }
+    if (!rc) {
+        fwprintf(stdout, L"Installed. Start it with: net start %ls\n", SVC_NAME_W);
+    }
+    return rc;
+}
+
+/* Stops the service and waits (bounded) until it has stopped. */
+static void stop_service(SC_HANDLE service)
+{
+    SERVICE_STATUS status;
+    if (!QueryServiceStatus(service, &status) || status.dwCurrentState == SERVICE_STOPPED) {
+        return;
+    }
+    fwprintf(stdout, L"Stopping %ls...\n", SVC_NAME_W);
+    ControlService(service, SERVICE_CONTROL_STOP, &status);
+    ULONGLONG begin = GetTickCount64();
+    while (QueryServiceStatus(service, &status) && status.dwCurrentState != SERVICE_STOPPED &&
+           GetTickCount64() - begin < STOP_WAIT_MS) {
+        Sleep(200);
+    }
+}
+
+/* Saves Parameters under MailRoot before the service's key goes away with the service. */
+static int backup_parameters(void)
+{
+    wchar_t root[MAX_PATH];
+    if (!mail_root(root, MAX_PATH)) {
+        return failed(L"cannot expand MailRoot for the configuration backup", ERROR_BAD_PATHNAME);
+    }
+    DWORD s = make_folder(root, NULL);
+    if (s != ERROR_SUCCESS) {
+        return failed(L"cannot create MailRoot for the configuration backup", s);
+    }
+    SYSTEMTIME now;
+    GetLocalTime(&now);
+    wchar_t file[MAX_PATH + 64];
+    swprintf(file, sizeof(file) / sizeof(file[0]),
+             L"%ls\\imsrelay-parameters-%04u%02u%02u-%02u%02u%02u.reg", root, now.wYear, now.wMonth,
+             now.wDay, now.wHour, now.wMinute, now.wSecond);
+    s = svc_reg_export(PARAMETERS_KEY, file);
+    if (s == ERROR_FILE_NOT_FOUND) {
+        fwprintf(stdout, L"Parameters: none to save\n");
+        return 0;
+    }
+    if (s != ERROR_SUCCESS) {
+        return failed(L"cannot save the Parameters key (nothing was removed)", s);
+    }
+    fwprintf(stdout, L"Parameters saved to %ls (restore with: regedit /s \"%ls\")\n", file, file);
+    return 0;
+}
+
+int cmd_uninstall(int argc, wchar_t **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fwprintf(stderr, L"usage: imsrelay.exe uninstall\n");
+        return 2;
+    }
+    if (!is_administrator()) {
+        return need_administrator(L"uninstall");
+    }
+    SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_ALL_ACCESS);
+    if (!scm) {
+        return failed(L"cannot open the Service Control Manager", GetLastError());
+    }
+    SC_HANDLE service = OpenServiceW(scm, SVC_NAME_W, SERVICE_ALL_ACCESS);
+    if (!service && GetLastError() != ERROR_SERVICE_DOES_NOT_EXIST) {
+        DWORD e = GetLastError();
+        CloseServiceHandle(scm);
+        return failed(L"cannot open the service", e);
+    }
+    if (service) {
+        stop_service(service);
+    }
+    int rc = backup_parameters();
+    if (rc) {
+        if (service) {
+            CloseServiceHandle(service);
+        }
+        CloseServiceHandle(scm);
+        return rc;
+    }
+    if (service) {
+        if (!DeleteService(service) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
+            DWORD e = GetLastError();
+            CloseServiceHandle(service);
+            CloseServiceHandle(scm);
+            return failed(L"cannot remove the service", e);
+        }
+        CloseServiceHandle(service);
+        fwprintf(stdout, L"Service %ls removed\n", SVC_NAME_W);
+    } else {
+        fwprintf(stdout, L"Service %ls: not installed\n", SVC_NAME_W);
+    }
+    CloseServiceHandle(scm);
+    /* Windows removes the service's key once the service is gone; Parameters is saved. */
+    RegDeleteTreeW(HKEY_LOCAL_MACHINE, SERVICE_KEY);
+    DWORD s = RegDeleteTreeW(HKEY_LOCAL_MACHINE, EVENT_SOURCE_KEY);
+    if (s != ERROR_SUCCESS && s != ERROR_FILE_NOT_FOUND) {
+        return failed(L"cannot remove the event source", s);
+    }
+    fwprintf(stdout, L"Event source MSExchangeIMC removed\n");
+    wchar_t root[MAX_PATH];
+    if (mail_root(root, MAX_PATH)) {
+        fwprintf(stdout, L"Mail under %ls is kept.\n", root);
+    }
+    return 0;
+}

@@ -1,0 +1,173 @@
+/* imsrelay.exe user add|remove|list: the accounts SMTP AUTH accepts (see user_store.h). */
+#include <windows.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "cli/commands.h"
+#include "store/user_store.h"
+
+static int user_usage(void)
+{
+    fputs("usage: imsrelay.exe user add ACCOUNT [--password-stdin]\n"
+          "       imsrelay.exe user remove ACCOUNT\n"
+          "       imsrelay.exe user list\n"
+          "add asks for the password twice on a console; with --password-stdin (or when\n"
+          "standard input is not a console) it reads one line from standard input.\n",
+          stderr);
+    return 2;
+}
+
+static bool to_utf8(const wchar_t *in, char *out, size_t size)
+{
+    return WideCharToMultiByte(CP_UTF8, 0, in, -1, out, (int)size, NULL, NULL) > 0;
+}
+
+static void print_error(const char *what, DWORD error)
+{
+    if (error == ERROR_ACCESS_DENIED) {
+        fprintf(stderr,
+                "imsrelay: %s: access denied; run this from an elevated (Administrator) "
+                "command prompt\n",
+                what);
+        return;
+    }
+    wchar_t text[256] = L"";
+    FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, error, 0, text,
+                   256, NULL);
+    for (size_t n = wcslen(text); n > 0 && (text[n - 1] == L'\r' || text[n - 1] == L'\n'); n--) {
+        text[n - 1] = 0;
+    }
+    fprintf(stderr, "imsrelay: %s: error %lu: %ls\n", what, (unsigned long)error, text);
+}
+
+/* Reads one line without its line end. false on end of input or a line too long. */
+static bool read_line(HANDLE in, bool console, char *out, size_t size)
+{
+    if (console) {
+        wchar_t wide[USER_PASSWORD_MAX + 4];
+        DWORD got = 0;
+        if (!ReadConsoleW(in, wide, USER_PASSWORD_MAX + 3, &got, NULL)) {
+            return false;
+        }
+        wide[got] = 0;
+        wide[wcscspn(wide, L"\r\n")] = 0;
+        return to_utf8(wide, out, size) && strlen(out) <= USER_PASSWORD_MAX;
+    }
+    size_t len = 0;
+    for (;;) {
+        char c;
+        DWORD got = 0;
+        if (!ReadFile(in, &c, 1, &got, NULL) || got == 0) {
+            break;
+        }
+        if (c == '\n') {
+            break;
+        }
+        if (len + 1 >= size) {
+            return false;
+        }
+        out[len++] = c;
+    }
+    if (len > 0 && out[len - 1] == '\r') {
+        len--;
+    }
+    out[len] = 0;
+    return true;
+}
+
+static bool ask_password(bool from_stdin, char *password, size_t size)
+{
+    HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+    DWORD mode = 0;
+    bool console = !from_stdin && GetConsoleMode(in, &mode);
+    if (!console) {
+        return read_line(in, false, password, size);
+    }
+    char again[USER_PASSWORD_MAX + 1];
+    SetConsoleMode(in, mode & ~(DWORD)ENABLE_ECHO_INPUT);
+    fputs("Password: ", stdout);
+    fflush(stdout);
+    bool ok = read_line(in, true, password, size);
+    fputs("\nPassword again: ", stdout);
+    fflush(stdout);
+    ok = ok && read_line(in, true, again, sizeof(again));
+    fputs("\n", stdout);
+    SetConsoleMode(in, mode);
+    if (ok && strcmp(password, again) != 0) {
+        fputs("imsrelay: the passwords differ\n", stderr);
+        ok = false;
+    }
+    SecureZeroMemory(again, sizeof(again));
+    return ok;
+}
+
+static void print_account(void *ctx, const char *account)
+{
+    (*(int *)ctx)++;
+    printf("%s\n", account);
+}
+
+int cmd_user(int argc, wchar_t **argv)
+{
+    if (argc < 2) {
+        return user_usage();
+    }
+    const wchar_t *action = argv[1];
+    if (!_wcsicmp(action, L"list") && argc == 2) {
+        int count = 0;
+        DWORD error = user_store_list(USER_STORE_KEY, print_account, &count);
+        if (error != ERROR_SUCCESS) {
+            print_error("cannot list accounts", error);
+            return 1;
+        }
+        if (count == 0) {
+            fputs("no accounts\n", stderr);
+        }
+        return 0;
+    }
+    bool add = !_wcsicmp(action, L"add");
+    bool remove = !_wcsicmp(action, L"remove");
+    bool password_stdin = add && argc == 4 && !wcscmp(argv[3], L"--password-stdin");
+    if (!(add || remove) || !(argc == 3 || password_stdin)) {
+        return user_usage();
+    }
+    char account[USER_ACCOUNT_MAX * 4 + 1];
+    if (!to_utf8(argv[2], account, sizeof(account))) {
+        fputs("imsrelay: the account name is too long\n", stderr);
+        return 2;
+    }
+    const char *problem = user_store_account_problem(account);
+    if (problem) {
+        fprintf(stderr, "imsrelay: %s\n", problem);
+        return 2;
+    }
+    if (remove) {
+        DWORD error = user_store_remove(USER_STORE_KEY, account);
+        if (error == ERROR_FILE_NOT_FOUND) {
+            fprintf(stderr, "imsrelay: no account %s\n", account);
+            return 1;
+        }
+        if (error != ERROR_SUCCESS) {
+            print_error("cannot remove the account", error);
+            return 1;
+        }
+        printf("account %s removed\n", account);
+        return 0;
+    }
+    char password[USER_PASSWORD_MAX + 1];
+    if (!ask_password(password_stdin, password, sizeof(password)) || password[0] == 0) {
+        fputs("imsrelay: no password given (1 to 256 bytes)\n", stderr);
+        SecureZeroMemory(password, sizeof(password));
+        return 2;
+    }
+    DWORD error = user_store_set(USER_STORE_KEY, account, password, USER_STORE_ITERATIONS);
+    SecureZeroMemory(password, sizeof(password));
+    if (error != ERROR_SUCCESS) {
+        print_error("cannot save the account", error);
+        return 1;
+    }
+    printf("account %s saved\n", account);
+    return 0;
+}

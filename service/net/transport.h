@@ -1,0 +1,36 @@
+/* The SMTP sessions: every accepted connection served by the SMTP protocol engine
+ * (service/smtp) on an I/O completion port with a small pool of worker threads, so that
+ * thousands of idle sessions cost no thread each and a slow client holds up nobody.
+ *
+ * Around the engine it provides what needs the world: relay decisions from the
+ * configuration snapshot in force at each RCPT (runtime.h), relay-denied events (rate
+ * limited per client, host name looked up off the session's path), AUTH against the
+ * account store (user_store.h), the spool (every 250 after a flush, spool.h), the protocol
+ * log, idle timeouts, connection limits, and a bounded drain at stop in which no
+ * acknowledged message is lost. */
+#ifndef IMSRELAY_SMTP_SERVER_H
+#define IMSRELAY_SMTP_SERVER_H
+
+#include <stdbool.h>
+
+#include "net/listener.h"
+#include "config/runtime.h"
+
+typedef struct transport transport;
+
+/* Opens the spool and the protocol log under MailRoot and starts the workers, with the
+ * snapshot in force. NULL with *exit set (and an event written) when it cannot. */
+transport *transport_create(runtime *rt, enum svc_exit *exit);
+
+/* The handler to give listener_start(); its drain is transport_drain. */
+const listener_handler *transport_handler(transport *server);
+
+/* Stops serving: idle sessions are told 421 and closed at once, a session receiving a
+ * message may finish it (and gets its 250) within timeout_ms; then whatever is left is
+ * cut, and nothing that was not acknowledged is kept. */
+void transport_drain(transport *server, DWORD timeout_ms);
+
+/* After the drain. */
+void transport_destroy(transport *server);
+
+#endif

@@ -8,14 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "denial_limiter.h"
+#include "events/denial_events.h"
 #include "events/eventlog.h"
-#include "relay_addr.h"
-#include "store/protocol_log.h"
-#include "relay_policy.h"
+#include "net/session_host.h"
 #include "smtp_session.h"
-#include "store/spool.h"
-#include "store/user_store.h"
+#include "store/windows_accounts.h"
 
 /* A session has at most one I/O in flight, so exactly one worker touches it at a time and
  * its state needs no lock of its own; the server lock guards only the session list and the
@@ -39,21 +36,14 @@ typedef struct session {
     OVERLAPPED overlapped; /* first: a completion's OVERLAPPED* is the session */
     struct transport *server;
     struct session *prev, *next; /* the server's list */
-    uint64_t id;
     SOCKET socket;
     smtp_session *engine;
-    runtime_snapshot *snapshot; /* limits and LocalDomains for the session's life */
-
-    relay_addr client, local;
-    char client_text[RELAY_ADDR_TEXT_MAX];
-    char local_text[RELAY_ADDR_TEXT_MAX];
+    session_host host; /* the engine's callbacks: relay, AUTH, spool, protocol log */
 
     uint8_t received[RECV_BUFFER_SIZE];
     size_t received_len, received_used;
     bool delay_done;    /* the AUTH delay of the pending output has been waited */
     HANDLE delay_timer; /* timer-queue timer of that delay */
-    spool_message *message;
-    bool protocol_log;
 
     /* Guarded by the server lock. */
     session_op op;
@@ -73,9 +63,7 @@ struct transport {
     HANDLE timer_queue;
     listener_handler handler;
 
-    spool *spool;
-    protocol_log *protocol_log;
-    bool windows_accounts; /* AuthWindowsAccounts and not under Wine */
+    session_services services;
 
     SRWLOCK lock;
     session *sessions;
@@ -83,251 +71,13 @@ struct transport {
     uint64_t next_id;
     bool draining;
     HANDLE all_closed; /* manual-reset, set while session_count == 0 */
-
-    CRITICAL_SECTION limiter_lock;
-    denial_limiter *limiter;
-    volatile LONG pending_events; /* denial events being looked up and written */
 };
 
 static void pump(session *s);
 
-/* ---- Addresses ---------------------------------------------------------------------- */
-
-static relay_addr addr_from_sockaddr(const struct sockaddr_storage *ss)
-{
-    relay_addr a;
-    memset(&a, 0, sizeof(a));
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        a = relay_addr_from_v4_uint(ntohl(in->sin_addr.s_addr));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        a.family = RELAY_AF_INET6;
-        memcpy(a.bytes, &in6->sin6_addr, 16);
-        a = relay_addr_normalized(&a);
-    }
-    return a;
-}
-
-/* ---- Relay decisions and denial events ---------------------------------------------- */
-
-typedef struct denial_event {
-    transport *server;
-    struct sockaddr_storage peer;
-    char strings[7][512]; /* the insertion strings of MSG_RELAY_DENIED */
-} denial_event;
-
-static void copy_text(char *dst, size_t size, const char *src)
-{
-    snprintf(dst, size, "%s", src && *src ? src : "-");
-}
-
-/* Looks up the client's host name (which can take seconds) on a pool thread, then writes
- * the event: the session that was denied never waits for DNS. */
-static DWORD WINAPI write_denial_event(void *param)
-{
-    denial_event *e = param;
-    char host[NI_MAXHOST];
-    int len = e->peer.ss_family == AF_INET6 ? (int)sizeof(struct sockaddr_in6)
-                                            : (int)sizeof(struct sockaddr_in);
-    if (getnameinfo((const struct sockaddr *)&e->peer, len, host, sizeof(host), NULL, 0,
-                    NI_NAMEREQD) == 0) {
-        copy_text(e->strings[1], sizeof(e->strings[1]), host);
-    }
-    const char *strings[7];
-    for (int i = 0; i < 7; i++) {
-        strings[i] = e->strings[i];
-    }
-    eventlog_report(MSG_RELAY_DENIED, 7, strings);
-    InterlockedDecrement(&e->server->pending_events);
-    free(e);
-    return 0;
-}
-
-static void report_suppressed(void *ctx, const denial_summary *summary)
-{
-    transport *server = ctx;
-    char count[24], seconds[16], limit[16];
-    snprintf(count, sizeof(count), "%llu", (unsigned long long)summary->suppressed);
-    snprintf(seconds, sizeof(seconds), "%u", summary->seconds);
-    runtime_snapshot *snap = runtime_acquire(server->rt);
-    snprintf(limit, sizeof(limit), "%u", runtime_snapshot_config(snap)->denial_events_per_minute.value);
-    runtime_snapshot_release(snap);
-    eventlog_write(MSG_DENIALS_SUPPRESSED, count, summary->client, seconds, limit, NULL);
-}
-
-/* config: the configuration that made the decision, so the rate limit in force is the one
- * of the rules that denied (a reload applies to the limit as to the rules). */
-static void on_denial(session *s, const regio_config *config, const smtp_relay_query *query,
-                      const relay_verdict *verdict)
-{
-    transport *server = s->server;
-    denial_summary summary;
-    bool has_summary = false;
-    EnterCriticalSection(&server->limiter_lock);
-    denial_limiter_set_rate(server->limiter, config->denial_events_per_minute.value);
-    bool log = denial_limiter_on_denial(server->limiter, s->client_text, GetTickCount64(), &summary,
-                                        &has_summary);
-    LeaveCriticalSection(&server->limiter_lock);
-    if (has_summary) {
-        report_suppressed(server, &summary);
-    }
-    if (!log) {
-        return;
-    }
-    denial_event *e = calloc(1, sizeof(*e));
-    if (!e) {
-        return;
-    }
-    e->server = server;
-    int len = (int)sizeof(e->peer);
-    if (getpeername(s->socket, (struct sockaddr *)&e->peer, &len) != 0) {
-        e->peer.ss_family = AF_UNSPEC;
-    }
-    copy_text(e->strings[0], sizeof(e->strings[0]), s->client_text);
-    copy_text(e->strings[1], sizeof(e->strings[1]), NULL);
-    copy_text(e->strings[2], sizeof(e->strings[2]), query->helo_name);
-    copy_text(e->strings[3], sizeof(e->strings[3]), query->auth_account);
-    copy_text(e->strings[4], sizeof(e->strings[4]), query->recipient);
-    copy_text(e->strings[5], sizeof(e->strings[5]), s->local_text);
-    relay_verdict_describe(verdict, e->strings[6], sizeof(e->strings[6]));
-    InterlockedIncrement(&server->pending_events);
-    if (!QueueUserWorkItem(write_denial_event, e, WT_EXECUTEDEFAULT)) {
-        /* No pool thread: write it here, without the host name, rather than lose it. */
-        e->peer.ss_family = AF_UNSPEC;
-        write_denial_event(e);
-    }
-}
-
-static smtp_relay_verdict relay_check(void *ctx, const smtp_relay_query *query)
-{
-    session *s = ctx;
-    /* The rules in force now, not when the session began: a reload applies at once. */
-    runtime_snapshot *snap = runtime_acquire(s->server->rt);
-    relay_verdict verdict;
-    relay_decide(runtime_snapshot_policy(snap), &s->client, &s->local, query->auth_account != NULL,
-                 &verdict);
-    if (!verdict.allowed) {
-        on_denial(s, runtime_snapshot_config(snap), query, &verdict);
-    }
-    runtime_snapshot_release(snap);
-    return verdict.allowed ? SMTP_RELAY_ALLOW : SMTP_RELAY_DENY;
-}
-
-/* ---- AUTH ----------------------------------------------------------------------------- */
-
-/* LogonUserW under Wine accepts any password: Windows accounts must never be trusted
- * there. */
-static bool running_under_wine(void)
-{
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
-}
-
-static bool windows_logon(const char *user, const char *password)
-{
-    wchar_t wuser[256], wpassword[256], *domain = NULL;
-    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, user, -1, wuser, 256) <= 0 ||
-        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, password, -1, wpassword, 256) <= 0) {
-        return false;
-    }
-    wchar_t *name = wuser;
-    wchar_t *backslash = wcschr(wuser, L'\\');
-    if (backslash) { /* DOMAIN\user */
-        *backslash = 0;
-        domain = wuser;
-        name = backslash + 1;
-    }
-    HANDLE token = NULL;
-    bool ok = LogonUserW(name, domain, wpassword, LOGON32_LOGON_NETWORK, LOGON32_PROVIDER_DEFAULT,
-                         &token) != 0;
-    if (ok) {
-        CloseHandle(token);
-    }
-    SecureZeroMemory(wpassword, sizeof(wpassword));
-    return ok;
-}
-
-static smtp_auth_verdict auth_check(void *ctx, const char *user, const char *password)
-{
-    session *s = ctx;
-    if (user_store_verify(USER_STORE_KEY, user, password)) {
-        return SMTP_AUTH_OK;
-    }
-    if (s->server->windows_accounts &&
-        runtime_snapshot_config(s->snapshot)->auth_windows_accounts.value == 1 &&
-        windows_logon(user, password)) {
-        return SMTP_AUTH_OK;
-    }
-    return SMTP_AUTH_FAIL;
-}
-
-/* ---- The spool ------------------------------------------------------------------------ */
-
-static bool data_begin(void *ctx, const smtp_envelope *env)
-{
-    session *s = ctx;
-    spool_recipient *recipients = calloc(env->recipient_count, sizeof(*recipients));
-    if (!recipients) {
-        return false;
-    }
-    for (size_t i = 0; i < env->recipient_count; i++) {
-        recipients[i].address = env->recipients[i].mailbox;
-        recipients[i].local = env->recipients[i].local;
-    }
-    spool_envelope se = {
-            .server_host = runtime_snapshot_config(s->snapshot)->host_name,
-            .helo = env->helo_name,
-            .client_ip = s->client_text,
-            .client_host = NULL,
-            .auth_account = env->auth_account,
-            .esmtp = env->esmtp,
-            .mail_from = env->mail_from,
-            .recipients = recipients,
-            .recipient_count = env->recipient_count,
-    };
-    unsigned long error = 0;
-    s->message = spool_begin(s->server->spool, &se, &error);
-    free(recipients);
-    return s->message != NULL;
-}
-
-static bool data_write(void *ctx, const uint8_t *bytes, size_t len)
-{
-    session *s = ctx;
-    return s->message && spool_write(s->message, bytes, len);
-}
-
-static bool data_end(void *ctx, smtp_data_outcome outcome)
-{
-    session *s = ctx;
-    spool_message *m = s->message;
-    s->message = NULL;
-    if (!m) {
-        return false;
-    }
-    if (outcome != SMTP_DATA_COMMIT) {
-        spool_abort(m);
-        return false;
-    }
-    unsigned long error = 0;
-    return spool_commit(m, &error);
-}
-
-static void log_protocol(void *ctx, smtp_log_direction direction, const char *line, size_t len)
-{
-    session *s = ctx;
-    if (s->protocol_log) {
-        protocol_log_line(s->server->protocol_log, s->id, s->client_text,
-                          direction == SMTP_LOG_RECEIVED ? '<' : '>', line, len);
-    }
-}
-
 static void log_event(session *s, const char *what)
 {
-    if (s->protocol_log) {
-        protocol_log_line(s->server->protocol_log, s->id, s->client_text, '*', what, strlen(what));
-    }
+    session_host_log_event(&s->host, what);
 }
 
 /* ---- Session life --------------------------------------------------------------------- */
@@ -342,11 +92,8 @@ static void session_close(session *s)
     if (s->engine) {
         smtp_session_destroy(s->engine); /* calls data_end(ABORT) for a message in progress */
     }
-    if (s->message) {
-        spool_abort(s->message);
-    }
+    session_host_finish(&s->host);
     closesocket(s->socket);
-    runtime_snapshot_release(s->snapshot);
 
     AcquireSRWLockExclusive(&server->lock);
     if (s->prev) {
@@ -551,7 +298,7 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
                       const struct sockaddr_storage *local)
 {
     transport *server = ctx;
-    relay_addr client = addr_from_sockaddr(peer);
+    relay_addr client = session_host_addr(peer);
     runtime_snapshot *snap = runtime_acquire(server->rt);
     const regio_config *config = runtime_snapshot_config(snap);
 
@@ -561,7 +308,7 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
     bool draining = server->draining;
     size_t total = server->session_count, same_client = 0;
     for (session *o = server->sessions; o; o = o->next) {
-        same_client += relay_addr_equal(&o->client, &client);
+        same_client += relay_addr_equal(&o->host.client, &client);
     }
     ReleaseSRWLockShared(&server->lock);
     if (draining) {
@@ -584,36 +331,8 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
     }
     s->server = server;
     s->socket = sock;
-    s->snapshot = snap;
-    s->client = client;
-    s->local = addr_from_sockaddr(local);
-    relay_addr_format(&s->client, s->client_text, sizeof(s->client_text));
-    relay_addr_format(&s->local, s->local_text, sizeof(s->local_text));
-    s->protocol_log = config->protocol_log.value != 0 && server->protocol_log;
-
-    smtp_host host = {
-            .ctx = s,
-            .host_name = config->host_name,
-            .client_address = s->client_text,
-            .local_domains = config->local_domains.lines,
-            .local_domain_count = config->local_domains.count,
-            .auth_available = true,
-            .limits =
-                    {
-                            .max_message_bytes = config->max_message_bytes.value,
-                            .max_recipients = config->max_recipients.value,
-                            .max_line_length = config->max_line_length.value,
-                    },
-            .relay_check = relay_check,
-            .auth_check = auth_check,
-            .data_begin = data_begin,
-            .data_write = data_write,
-            .data_end = data_end,
-            .protocol_log = log_protocol,
-    };
-
     AcquireSRWLockExclusive(&server->lock);
-    s->id = ++server->next_id;
+    session_host_init(&s->host, &server->services, ++server->next_id, peer, local, snap);
     s->next = server->sessions;
     if (s->next) {
         s->next->prev = s;
@@ -626,9 +345,10 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
     ReleaseSRWLockExclusive(&server->lock);
 
     char connected[128];
-    snprintf(connected, sizeof(connected), "connected to %s", s->local_text);
+    snprintf(connected, sizeof(connected), "connected to %s", s->host.local_text);
     log_event(s, connected);
 
+    smtp_host host = session_host_smtp(&s->host);
     s->engine = smtp_session_create(&host); /* the greeting is queued */
     if (!s->engine || !CreateIoCompletionPort((HANDLE)sock, server->port, 0, 0)) {
         send(sock, "421 4.3.2 Out of resources\r\n", 28, 0);
@@ -649,7 +369,8 @@ static void cancel_receives(transport *server, bool idle_only, ULONGLONG now)
 {
     for (session *s = server->sessions; s; s = s->next) {
         if (idle_only) {
-            DWORD idle_ms = runtime_snapshot_config(s->snapshot)->idle_timeout_seconds.value * 1000u;
+            DWORD idle_ms =
+                    runtime_snapshot_config(s->host.snapshot)->idle_timeout_seconds.value * 1000u;
             if (now - s->last_activity < idle_ms || s->timed_out) {
                 continue;
             }
@@ -682,9 +403,7 @@ static DWORD WINAPI reaper_main(void *param)
         ReleaseSRWLockExclusive(&server->lock);
         if (now - last_sweep >= SWEEP_PERIOD_MS) {
             last_sweep = now;
-            EnterCriticalSection(&server->limiter_lock);
-            denial_limiter_sweep(server->limiter, now, false, report_suppressed, server);
-            LeaveCriticalSection(&server->limiter_lock);
+            denial_events_sweep(server->services.denials);
         }
     }
     return 0;
@@ -716,12 +435,7 @@ void transport_drain(transport *server, DWORD timeout_ms)
         WaitForSingleObject(server->all_closed, 2000);
     }
 
-    EnterCriticalSection(&server->limiter_lock);
-    denial_limiter_sweep(server->limiter, GetTickCount64(), true, report_suppressed, server);
-    LeaveCriticalSection(&server->limiter_lock);
-    for (int i = 0; i < 50 && server->pending_events > 0; i++) {
-        Sleep(100); /* denial events still looking up a host name */
-    }
+    denial_events_flush(server->services.denials);
 }
 
 /* ---- Creation ------------------------------------------------------------------------- */
@@ -736,29 +450,28 @@ transport *transport_create(runtime *rt, enum svc_exit *exit)
     }
     server->rt = rt;
     InitializeSRWLock(&server->lock);
-    InitializeCriticalSection(&server->limiter_lock);
 
     runtime_snapshot *snap = runtime_acquire(rt);
     const regio_config *config = runtime_snapshot_config(snap);
     unsigned long error = 0;
-    server->spool = spool_open(config->mail_root, &error);
-    if (!server->spool) {
+    server->services.rt = rt;
+    server->services.spool = spool_open(config->mail_root, &error);
+    if (!server->services.spool) {
         char reason[160];
         snprintf(reason, sizeof(reason),
                  "the mail folders under MailRoot cannot be made (Windows error %lu)", error);
         *exit = SVC_EXIT_MAIL_ROOT;
         eventlog_write(MSG_SERVICE_FAILED, reason, "5", NULL);
         runtime_snapshot_release(snap);
-        DeleteCriticalSection(&server->limiter_lock);
         free(server);
         return NULL;
     }
     /* The protocol log is opened even when switched off, so switching it on takes a
      * reload, not a restart. Without it the server still serves. */
-    server->protocol_log = protocol_log_open(config->mail_root);
-    server->limiter = denial_limiter_create(config->denial_events_per_minute.value);
-    server->windows_accounts = !running_under_wine();
-    if (!server->windows_accounts && config->auth_windows_accounts.value == 1) {
+    server->services.protocol_log = protocol_log_open(config->mail_root);
+    server->services.denials = denial_events_create(config->denial_events_per_minute.value);
+    server->services.windows_accounts = windows_accounts_usable();
+    if (!server->services.windows_accounts && config->auth_windows_accounts.value == 1) {
         eventlog_write(MSG_CONFIG_WARNING, "AuthWindowsAccounts", "0", "1",
                        "Windows accounts are not used for SMTP AUTH under Wine, whose LogonUserW "
                        "accepts any password; only imsrelay's own accounts are",
@@ -770,7 +483,7 @@ transport *transport_create(runtime *rt, enum svc_exit *exit)
     server->all_closed = CreateEventW(NULL, TRUE, TRUE, NULL);
     server->reaper_stop = CreateEventW(NULL, TRUE, FALSE, NULL);
     server->timer_queue = CreateTimerQueue();
-    if (!server->limiter || !server->port || !server->all_closed || !server->reaper_stop ||
+    if (!server->services.denials || !server->port || !server->all_closed || !server->reaper_stop ||
         !server->timer_queue) {
         transport_destroy(server);
         return NULL;
@@ -833,9 +546,8 @@ void transport_destroy(transport *server)
     if (server->reaper_stop) {
         CloseHandle(server->reaper_stop);
     }
-    denial_limiter_destroy(server->limiter);
-    protocol_log_close(server->protocol_log);
-    spool_close(server->spool);
-    DeleteCriticalSection(&server->limiter_lock);
+    denial_events_destroy(server->services.denials);
+    protocol_log_close(server->services.protocol_log);
+    spool_close(server->services.spool);
     free(server);
 }

@@ -1,15 +1,12 @@
-/* The SMTP sessions: every accepted connection served by the SMTP protocol engine
- * (service/smtp) on an I/O completion port with a small pool of worker threads, so that
- * thousands of idle sessions cost no thread each and a slow client holds up nobody.
- *
- * Around the engine it provides what needs the world: relay decisions from the
- * configuration snapshot in force at each RCPT (runtime.h), relay-denied events (rate
- * limited per client, host name looked up off the session's path), AUTH against the
- * account store (user_store.h), the spool (every 250 after a flush, spool.h), the protocol
- * log, idle timeouts, connection limits, and a bounded drain at stop in which no
- * acknowledged message is lost. */
-#ifndef IMSRELAY_SMTP_SERVER_H
-#define IMSRELAY_SMTP_SERVER_H
+/* The SMTP transport: every accepted connection served by the SMTP protocol engine
+ * (core/smtp) on an I/O completion port with a small pool of worker threads, so that
+ * thousands of idle sessions cost no thread each and a slow client holds up nobody. It owns
+ * the sockets, the receive buffers, the AUTH delay timers, idle timeouts, connection limits
+ * and the bounded drain at stop in which no acknowledged message is lost; what a session
+ * needs from the world (relay decisions, events, AUTH, spool, protocol log) is
+ * net/session_host.h. */
+#ifndef IMSRELAY_TRANSPORT_H
+#define IMSRELAY_TRANSPORT_H
 
 #include <stdbool.h>
 

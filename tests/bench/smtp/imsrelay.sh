@@ -2,56 +2,56 @@
 # of the benchmark's own (tests/wine/lib.sh), configured the way an administrator would, with
 # reg add and regedit /s. Sourced by run-smtp-bench (bash, set -euo pipefail).
 #
-#   regio_begin NAME PORT          # prefix, install, base configuration (not started)
-#   regio_start                    # net start; prints seconds from net start to port open
-#   regio_stop
-#   regio_reg_dword NAME VALUE / regio_reg_multi NAME LINE... / regio_reg_delete NAME
-#   regio_reg_import FILE.reg      # regedit /s
-#   regio_pid                      # Linux pid of the running imsrelay.exe of this prefix
-#   regio_queue_count / regio_queue_clear
+#   ims_begin NAME PORT          # prefix, install, base configuration (not started)
+#   ims_start                    # net start; prints seconds from net start to port open
+#   ims_stop
+#   ims_reg_dword NAME VALUE / ims_reg_multi NAME LINE... / ims_reg_delete NAME
+#   ims_reg_import FILE.reg      # regedit /s
+#   ims_pid                      # Linux pid of the running imsrelay.exe of this prefix
+#   ims_queue_count / ims_queue_clear
 
-REGIO_KEY='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
-# The event a live reload after a registry change reports: MSG_CONFIG_RELOADED, an
+IMS_KEY='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
+# The event a live reload after a registry change reports: IMS_EVENT_CONFIG_RELOADED, an
 # information event (trace:) whose first insertion string names the registry as trigger. A
 # refused reload has the same trigger text in an error event (err:).
-REGIO_RELOADED_PATTERN='trace:eventlog:ReportEventW L"the registry'
+IMS_RELOADED_PATTERN='trace:eventlog:ReportEventW L"the registry'
 
-regio_begin() {
+ims_begin() {
     local name=$1
-    REGIO_PORT=$2
+    IMS_PORT=$2
     source "$IMSRELAY_SOURCE_DIR/tests/wine/lib.sh"
     e2e_begin "$name"
     e2e_install_exe
     e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "imsrelay.exe install failed"
-    REGIO_MAILROOT="$E2E_DRIVE_C/mail"
-    regio_reg_dword ListenPort "$REGIO_PORT"
-    regio_reg_multi ListenAddresses 127.0.0.1
-    e2e_wine reg add "$REGIO_KEY" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
-    regio_reg_multi LocalDomains example.com
-    e2e_wine reg add "$REGIO_KEY" /v SmtpHostName /t REG_SZ /d 'imsrelay.bench.test' /f \
+    IMS_MAILROOT="$E2E_DRIVE_C/mail"
+    ims_reg_dword ListenPort "$IMS_PORT"
+    ims_reg_multi ListenAddresses 127.0.0.1
+    e2e_wine reg add "$IMS_KEY" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
+    ims_reg_multi LocalDomains example.com
+    e2e_wine reg add "$IMS_KEY" /v SmtpHostName /t REG_SZ /d 'imsrelay.bench.test' /f \
         >/dev/null
     # The load comes from one client address (smtp-source cannot choose its source), and the
     # memory figure needs 1,000 sessions: the limits a busy site would raise.
-    regio_reg_dword MaxConnectionsPerClient 100000
-    regio_reg_dword MaxConnections 5000
+    ims_reg_dword MaxConnectionsPerClient 100000
+    ims_reg_dword MaxConnections 5000
 }
 
-regio_reg_dword() {
-    e2e_wine reg add "$REGIO_KEY" /v "$1" /t REG_DWORD /d "$2" /f >/dev/null
+ims_reg_dword() {
+    e2e_wine reg add "$IMS_KEY" /v "$1" /t REG_DWORD /d "$2" /f >/dev/null
 }
 
-regio_reg_multi() {
+ims_reg_multi() {
     local name=$1 joined
     shift
     joined=$(printf '%s\\0' "$@")
-    e2e_wine reg add "$REGIO_KEY" /v "$name" /t REG_MULTI_SZ /d "${joined%\\0}" /f >/dev/null
+    e2e_wine reg add "$IMS_KEY" /v "$name" /t REG_MULTI_SZ /d "${joined%\\0}" /f >/dev/null
 }
 
-regio_reg_delete() {
-    e2e_wine reg delete "$REGIO_KEY" /v "$1" /f >/dev/null 2>&1 || true
+ims_reg_delete() {
+    e2e_wine reg delete "$IMS_KEY" /v "$1" /f >/dev/null 2>&1 || true
 }
 
-regio_reg_import() {
+ims_reg_import() {
     e2e_wine regedit /s "$(winepath_of "$1")" >/dev/null 2>&1
 }
 
@@ -63,24 +63,24 @@ winepath_of() {
 }
 
 # Prints the seconds from `net start` to the port accepting connections.
-regio_start() {
+ims_start() {
     local t0 t1
     t0=$(now)
     e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start MSExchangeIMC failed"
-    python3 "$BENCH_LIB/wait_until.py" port "$REGIO_PORT" 120 >/dev/null ||
-        e2e_fail "imsrelay did not open port $REGIO_PORT"
+    python3 "$BENCH_LIB/wait_until.py" port "$IMS_PORT" 120 >/dev/null ||
+        e2e_fail "imsrelay did not open port $IMS_PORT"
     t1=$(now)
     elapsed "$t0" "$t1"
 }
 
-regio_stop() {
+ims_stop() {
     e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
     e2e_wait 60 e2e_service_state STOPPED
 }
 
 # The imsrelay.exe process of this prefix: under Wine a Windows process is a Linux process,
 # found by its command line and its WINEPREFIX (other prefixes may run imsrelay.exe too).
-regio_pid() {
+ims_pid() {
     local d pid
     for d in /proc/[0-9]*; do
         pid=${d#/proc/}
@@ -93,7 +93,7 @@ regio_pid() {
 }
 
 # The wineserver of this prefix (it holds Wine's side of every socket of the service).
-regio_wineserver_pid() {
+ims_wineserver_pid() {
     local d
     for d in /proc/[0-9]*; do
         grep -qx 'wineserver64\|wineserver' "$d/comm" 2>/dev/null || continue
@@ -104,12 +104,12 @@ regio_wineserver_pid() {
     return 1
 }
 
-regio_queue_count() {
-    find "$REGIO_MAILROOT/Queue" -type f 2>/dev/null | wc -l
+ims_queue_count() {
+    find "$IMS_MAILROOT/Queue" -type f 2>/dev/null | wc -l
 }
 
 # Accepted messages stay in Queue (the service has no delivery agent to drain it): emptied
 # between runs so that every run writes into a folder of the same size.
-regio_queue_clear() {
-    find "$REGIO_MAILROOT/Queue" "$REGIO_MAILROOT/Drop" -type f -delete 2>/dev/null || true
+ims_queue_clear() {
+    find "$IMS_MAILROOT/Queue" "$IMS_MAILROOT/Drop" -type f -delete 2>/dev/null || true
 }

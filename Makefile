@@ -71,12 +71,13 @@ $(OUT)/bench/CMakeCache.txt: | setup
 run: dist
 	build/make-run.sh
 
+CLANG_FORMAT := clang-format-16
 FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 format:
-	clang-format -i $(FORMAT_FILES)
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
 
 format-check: | setup
-	@clang-format --dry-run --Werror $(FORMAT_FILES)
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(OUT) dist

@@ -6,7 +6,9 @@ set -euo pipefail
 packages=(
     cmake make gcc clang libcmocka-dev libclang-rt-14-dev
     mingw-w64 wine64 wine nsis
-    dpkg-dev python3 swaks clang-format
+    dpkg-dev python3 swaks clang-format-16
+    dnsmasq-base python3-aiosmtpd libnet-ssleay-perl libio-socket-ssl-perl openssl
+    libxml2-utils stress-ng
     postfix
 )
 

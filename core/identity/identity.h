@@ -9,14 +9,14 @@
 #define IDENTITY_WIDE_(text) L##text
 #define IDENTITY_WIDE(text)  IDENTITY_WIDE_(text)
 
-#define IDENTITY_SERVICE_NAME  "MSExchangeIMC"
-#define IDENTITY_DISPLAY_NAME  "imsrelay SMTP relay control (MSExchangeIMC)"
-#define IDENTITY_EVENT_SOURCE  IDENTITY_SERVICE_NAME
-#define IDENTITY_SERVICES_KEY  "SYSTEM\\CurrentControlSet\\Services"
-#define IDENTITY_SERVICE_KEY   IDENTITY_SERVICES_KEY "\\" IDENTITY_SERVICE_NAME
-#define IDENTITY_PARAMETERS_KEY IDENTITY_SERVICE_KEY "\\Parameters"
-#define IDENTITY_USERS_KEY     IDENTITY_PARAMETERS_KEY "\\Users"
-#define IDENTITY_TCPIP_KEY     IDENTITY_SERVICES_KEY "\\Tcpip"
+#define IDENTITY_SERVICE_NAME         "MSExchangeIMC"
+#define IDENTITY_DISPLAY_NAME         "imsrelay SMTP relay control (MSExchangeIMC)"
+#define IDENTITY_EVENT_SOURCE         IDENTITY_SERVICE_NAME
+#define IDENTITY_SERVICES_KEY         "SYSTEM\\CurrentControlSet\\Services"
+#define IDENTITY_SERVICE_KEY          IDENTITY_SERVICES_KEY "\\" IDENTITY_SERVICE_NAME
+#define IDENTITY_PARAMETERS_KEY       IDENTITY_SERVICE_KEY "\\Parameters"
+#define IDENTITY_USERS_KEY            IDENTITY_PARAMETERS_KEY "\\Users"
+#define IDENTITY_TCPIP_KEY            IDENTITY_SERVICES_KEY "\\Tcpip"
 #define IDENTITY_TCPIP_PARAMETERS_KEY IDENTITY_TCPIP_KEY "\\Parameters"
 #define IDENTITY_EVENT_SOURCE_KEY                                                                  \
     IDENTITY_SERVICES_KEY "\\EventLog\\Application\\" IDENTITY_EVENT_SOURCE

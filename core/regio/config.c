@@ -61,8 +61,8 @@ static regio_value_state *string_state(regio_config *config, const regio_setting
     return (regio_value_state *)((char *)config + setting->state_offset);
 }
 
-static void apply_dword(regio_config *config, const regio_setting *setting, const regio_raw_value *raw,
-                        regio_diag_list *diags)
+static void apply_dword(regio_config *config, const regio_setting *setting,
+                        const regio_raw_value *raw, regio_diag_list *diags)
 {
     regio_dword *field = dword_field(config, setting);
     uint32_t value = 0;
@@ -71,16 +71,16 @@ static void apply_dword(regio_config *config, const regio_setting *setting, cons
         field->value = setting->fallback;
         if (setting->fallback != setting->default_value) {
             /* The error is already reported; this says what the service does about it. */
-            regio_diag_add(diags, REGIO_SEV_INFO, setting->name, 0, NULL, "taken as %lu, the safe side",
-                         (unsigned long)setting->fallback);
+            regio_diag_add(diags, REGIO_SEV_INFO, setting->name, 0, NULL,
+                           "taken as %lu, the safe side", (unsigned long)setting->fallback);
         }
         return;
     }
     if (value < setting->min || value > setting->max) {
         regio_diag_add(diags, REGIO_SEV_ERROR, setting->name, 0, NULL,
-                     "is %lu, outside %lu..%lu: %lu is used instead", (unsigned long)value,
-                     (unsigned long)setting->min, (unsigned long)setting->max,
-                     (unsigned long)setting->fallback);
+                       "is %lu, outside %lu..%lu: %lu is used instead", (unsigned long)value,
+                       (unsigned long)setting->min, (unsigned long)setting->max,
+                       (unsigned long)setting->fallback);
         field->state = REGIO_VALUE_UNREADABLE;
         field->value = setting->fallback;
         return;
@@ -129,7 +129,7 @@ static bool apply_string(config_storage *storage, const regio_setting *setting,
     } else {
         const char *current = *string_field(&storage->config, setting);
         regio_diag_add(diags, REGIO_SEV_INFO, setting->name, 0, NULL, "the default is used: %s",
-                     current[0] ? current : setting->default_text);
+                       current[0] ? current : setting->default_text);
     }
     return true;
 }
@@ -147,9 +147,10 @@ static void report_unknown(const regio_raw_value *raw, size_t *unknown, regio_di
     const regio_setting *near = regio_setting_near_miss(name);
     if (near) {
         regio_diag_add(diags, REGIO_SEV_WARNING, name, 0, NULL,
-                     "is not a value imsrelay reads (did you mean %s?): ignored", near->name);
+                       "is not a value imsrelay reads (did you mean %s?): ignored", near->name);
     } else {
-        regio_diag_add(diags, REGIO_SEV_INFO, name, 0, NULL, "is not a value imsrelay reads: ignored");
+        regio_diag_add(diags, REGIO_SEV_INFO, name, 0, NULL,
+                       "is not a value imsrelay reads: ignored");
     }
 }
 
@@ -183,8 +184,8 @@ static bool set_defaults(config_storage *storage, const regio_host_defaults *def
     const regio_setting *host_setting = regio_setting_find("SmtpHostName");
     if (host_name[0] != '\0' && host_setting->check(host_name)) {
         regio_diag_add(diags, REGIO_SEV_WARNING, "SmtpHostName", 0, host_name,
-                     "this computer's name %s: the default is %s instead",
-                     host_setting->check(host_name), FALLBACK_HOST_NAME);
+                       "this computer's name %s: the default is %s instead",
+                       host_setting->check(host_name), FALLBACK_HOST_NAME);
         host_name = FALLBACK_HOST_NAME;
     }
     config->mail_root = own_copy(storage, mail_root);
@@ -193,8 +194,9 @@ static bool set_defaults(config_storage *storage, const regio_host_defaults *def
 }
 
 regio_config *regio_config_build_with_defaults(const regio_raw_value *values, size_t count,
-                                           bool key_missing, const regio_host_defaults *defaults,
-                                           regio_diag_list *diags)
+                                               bool key_missing,
+                                               const regio_host_defaults *defaults,
+                                               regio_diag_list *diags)
 {
     config_storage *storage = calloc(1, sizeof(*storage));
     if (!storage) {
@@ -207,8 +209,8 @@ regio_config *regio_config_build_with_defaults(const regio_raw_value *values, si
     }
     if (key_missing) {
         regio_diag_add(diags, REGIO_SEV_INFO, "", 0, NULL,
-                     "the key HKLM\\" IDENTITY_PARAMETERS_KEY
-                     " does not exist: every value takes its default");
+                       "the key HKLM\\" IDENTITY_PARAMETERS_KEY
+                       " does not exist: every value takes its default");
     }
 
     size_t setting_count;
@@ -225,7 +227,7 @@ regio_config *regio_config_build_with_defaults(const regio_raw_value *values, si
         size_t index = (size_t)(setting - settings);
         if (seen[index]) {
             regio_diag_add(diags, REGIO_SEV_ERROR, setting->name, 0, NULL,
-                         "is given more than once: only the first is used");
+                           "is given more than once: only the first is used");
             continue;
         }
         seen[index] = true;
@@ -249,19 +251,19 @@ regio_config *regio_config_build_with_defaults(const regio_raw_value *values, si
 
     if (unknown > UNKNOWN_REPORTS_MAX) {
         regio_diag_add(diags, REGIO_SEV_INFO, "", 0, NULL,
-                     "%zu more values that imsrelay does not read are ignored",
-                     unknown - UNKNOWN_REPORTS_MAX);
+                       "%zu more values that imsrelay does not read are ignored",
+                       unknown - UNKNOWN_REPORTS_MAX);
     }
     if (config->relay_flags.state == REGIO_VALUE_ABSENT) {
         /* A note only: the relay engine gives the policy-level warning for RelayFlags 0. */
         regio_diag_add(diags, REGIO_SEV_INFO, "RelayFlags", 0, NULL,
-                     "is absent, which means 0: no client may relay");
+                       "is absent, which means 0: no client may relay");
     }
     return config;
 }
 
 regio_config *regio_config_build(const regio_raw_value *values, size_t count, bool key_missing,
-                             regio_diag_list *diags)
+                                 regio_diag_list *diags)
 {
     return regio_config_build_with_defaults(values, count, key_missing, NULL, diags);
 }

@@ -79,7 +79,7 @@ typedef struct regio_config {
     /* Where and how the SMTP front end listens. */
     regio_dword listen_port;     /* default 25 */
     regio_list listen_addresses; /* absent: all IPv4 and IPv6 addresses */
-    const char *mail_root;     /* expanded, UTF-8; default %ProgramData%\imsrelay */
+    const char *mail_root;       /* expanded, UTF-8; default %ProgramData%\imsrelay */
     regio_value_state mail_root_state;
     const char *host_name; /* SmtpHostName, default: this computer's DNS name ("" here) */
     regio_value_state host_name_state;
@@ -105,7 +105,7 @@ typedef struct regio_config {
  * a diagnostic and a fail-safe value. Returns NULL only when out of memory.
  * key_missing: the Parameters key itself does not exist (everything takes its default). */
 regio_config *regio_config_build(const regio_raw_value *values, size_t count, bool key_missing,
-                             regio_diag_list *diags);
+                                 regio_diag_list *diags);
 
 /* What only the machine knows, found by the Win32 reader (UTF-8). NULL fields, or a NULL
  * pointer to this struct, leave the portable defaults: "%ProgramData%\imsrelay" unexpanded
@@ -117,8 +117,9 @@ typedef struct regio_host_defaults {
 
 /* regio_config_build() with the machine's defaults for MailRoot and SmtpHostName. */
 regio_config *regio_config_build_with_defaults(const regio_raw_value *values, size_t count,
-                                           bool key_missing, const regio_host_defaults *defaults,
-                                           regio_diag_list *diags);
+                                               bool key_missing,
+                                               const regio_host_defaults *defaults,
+                                               regio_diag_list *diags);
 void regio_config_free(regio_config *config);
 
 #endif

@@ -28,8 +28,8 @@ static void copy_field(char *dst, size_t size, const char *src)
     memcpy(dst + size - 4, "...", 4);
 }
 
-void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char *value, uint32_t line,
-                   const char *text, const char *fmt, va_list ap)
+void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char *value,
+                     uint32_t line, const char *text, const char *fmt, va_list ap)
 {
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? list->capacity * 2 : 16;
@@ -49,8 +49,8 @@ void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char 
     vsnprintf(d->message, sizeof(d->message), fmt, ap);
 }
 
-void regio_diag_add(regio_diag_list *list, regio_severity severity, const char *value, uint32_t line,
-                  const char *text, const char *fmt, ...)
+void regio_diag_add(regio_diag_list *list, regio_severity severity, const char *value,
+                    uint32_t line, const char *text, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

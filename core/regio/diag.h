@@ -28,9 +28,9 @@ typedef enum regio_severity {
 
 typedef struct regio_diag {
     regio_severity severity;
-    char value[REGIO_DIAG_VALUE_MAX];     /* registry value name; "" when about the key as a whole */
-    uint32_t line;                      /* 1-based line within a list value; 0 when not a line */
-    char text[REGIO_DIAG_TEXT_MAX];       /* the line as written; "" when not a line */
+    char value[REGIO_DIAG_VALUE_MAX]; /* registry value name; "" when about the key as a whole */
+    uint32_t line;                    /* 1-based line within a list value; 0 when not a line */
+    char text[REGIO_DIAG_TEXT_MAX];   /* the line as written; "" when not a line */
     char message[REGIO_DIAG_MESSAGE_MAX]; /* reason a person understands */
 } regio_diag;
 
@@ -47,14 +47,14 @@ void regio_diag_list_init(regio_diag_list *list);
 void regio_diag_list_free(regio_diag_list *list);
 
 /* Appends a diagnostic. value/text may be NULL. The message is printf-formatted. */
-void regio_diag_add(regio_diag_list *list, regio_severity severity, const char *value, uint32_t line,
-                  const char *text, const char *fmt, ...)
+void regio_diag_add(regio_diag_list *list, regio_severity severity, const char *value,
+                    uint32_t line, const char *text, const char *fmt, ...)
 #if defined(__GNUC__)
         __attribute__((format(REGIO_PRINTF_FORMAT, 6, 7)))
 #endif
         ;
-void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char *value, uint32_t line,
-                   const char *text, const char *fmt, va_list ap)
+void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char *value,
+                     uint32_t line, const char *text, const char *fmt, va_list ap)
 #if defined(__GNUC__)
         __attribute__((format(REGIO_PRINTF_FORMAT, 6, 0)))
 #endif

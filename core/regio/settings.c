@@ -48,23 +48,23 @@ static const char *check_host_name(const char *text)
 
 #define DWORD_ROW(name_, key_, def, lo, hi, fb, def_text, meaning_, field)                         \
     {                                                                                              \
-        .name = name_, .kind = REGIO_SETTING_DWORD, .key = key_, .default_value = def, .min = lo,    \
+        .name = name_, .kind = REGIO_SETTING_DWORD, .key = key_, .default_value = def, .min = lo,  \
         .max = hi, .fallback = fb, .default_text = def_text, .meaning = meaning_,                  \
-        .offset = offsetof(regio_config, field)                                                      \
+        .offset = offsetof(regio_config, field)                                                    \
     }
 
 #define LIST_ROW(name_, def_text, meaning_, field)                                                 \
     {                                                                                              \
-        .name = name_, .kind = REGIO_SETTING_LIST, .key = "Parameters", .default_text = def_text,    \
-        .meaning = meaning_, .offset = offsetof(regio_config, field)                                 \
+        .name = name_, .kind = REGIO_SETTING_LIST, .key = "Parameters", .default_text = def_text,  \
+        .meaning = meaning_, .offset = offsetof(regio_config, field)                               \
     }
 
 #define STRING_ROW(name_, type_, check_, bounds_, def_text, meaning_, field, state_field)          \
     {                                                                                              \
-        .name = name_, .kind = REGIO_SETTING_STRING, .key = "Parameters", .check = check_,           \
+        .name = name_, .kind = REGIO_SETTING_STRING, .key = "Parameters", .check = check_,         \
         .string_type = type_, .string_bounds = bounds_, .default_text = def_text,                  \
-        .meaning = meaning_, .offset = offsetof(regio_config, field),                                \
-        .state_offset = offsetof(regio_config, state_field)                                          \
+        .meaning = meaning_, .offset = offsetof(regio_config, field),                              \
+        .state_offset = offsetof(regio_config, state_field)                                        \
     }
 
 static const regio_setting settings[] = {

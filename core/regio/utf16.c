@@ -30,7 +30,7 @@ static size_t put_code_point(char *dst, uint32_t cp)
 }
 
 size_t regio_utf16le_to_utf8(const uint8_t *src, size_t units, char *dst, size_t *replaced,
-                           size_t *first_bad)
+                             size_t *first_bad)
 {
     size_t out = 0;
     size_t bad = 0;

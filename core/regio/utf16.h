@@ -19,6 +19,6 @@
  * (may be NULL) receives how many were replaced, `*first_bad` (may be NULL) the 0-based unit
  * index of the first one (unchanged when there is none). */
 size_t regio_utf16le_to_utf8(const uint8_t *src, size_t units, char *dst, size_t *replaced,
-                           size_t *first_bad);
+                             size_t *first_bad);
 
 #endif

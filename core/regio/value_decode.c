@@ -17,8 +17,8 @@ static bool readable(const regio_raw_value *value, const char *name, size_t limi
 {
     if (value->size > limit) {
         regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL,
-                     "is %zu bytes, more than the limit of %zu bytes: not read", value->size,
-                     limit);
+                       "is %zu bytes, more than the limit of %zu bytes: not read", value->size,
+                       limit);
         return false;
     }
     if (value->unreadable || (value->size > 0 && !value->data)) {
@@ -33,7 +33,7 @@ static void wrong_type(const regio_raw_value *value, const char *name, const cha
 {
     char buf[32];
     regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL, "is %s, expected %s: not used",
-                 regio_reg_type_name(value->type, buf, sizeof(buf)), expected);
+                   regio_reg_type_name(value->type, buf, sizeof(buf)), expected);
 }
 
 /* UTF-16 units of a string value, without the trailing NULs that terminate it. */
@@ -41,9 +41,9 @@ static size_t text_units(const regio_raw_value *value, const char *name, regio_d
 {
     if (value->size % 2) {
         regio_diag_add(diags, REGIO_SEV_WARNING, name, 0, NULL,
-                     "has an odd number of bytes (%zu), which UTF-16 text cannot have: the last "
-                     "byte is ignored",
-                     value->size);
+                       "has an odd number of bytes (%zu), which UTF-16 text cannot have: the last "
+                       "byte is ignored",
+                       value->size);
     }
     size_t units = value->size / 2;
     while (units > 0 && unit_at(value->data, units - 1) == 0) {
@@ -63,7 +63,7 @@ static bool has_nul(const uint8_t *data, size_t units)
 }
 
 bool regio_decode_list(const regio_raw_value *value, const char *name, regio_decoded_list *out,
-                     regio_value_state *state, regio_diag_list *diags)
+                       regio_value_state *state, regio_diag_list *diags)
 {
     memset(out, 0, sizeof(*out));
     *state = REGIO_VALUE_UNREADABLE;
@@ -81,13 +81,13 @@ bool regio_decode_list(const regio_raw_value *value, const char *name, regio_dec
          * could drop deny entries. Neither is safe, so such a value is not used. */
         if (has_nul(value->data, units)) {
             regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL,
-                         "is a string with text after its terminating NUL; a list must be "
-                         "REG_MULTI_SZ: not used");
+                           "is a string with text after its terminating NUL; a list must be "
+                           "REG_MULTI_SZ: not used");
             return true;
         }
         regio_diag_add(diags, REGIO_SEV_WARNING, name, 0, NULL,
-                     "is %s, expected REG_MULTI_SZ: read as a list of one line",
-                     value->type == REGIO_REG_SZ ? "REG_SZ" : "REG_EXPAND_SZ");
+                       "is %s, expected REG_MULTI_SZ: read as a list of one line",
+                       value->type == REGIO_REG_SZ ? "REG_SZ" : "REG_EXPAND_SZ");
     }
 
     /* Every NUL inside separates two lines, empty strings included: line n stays the n-th
@@ -120,16 +120,16 @@ bool regio_decode_list(const regio_raw_value *value, const char *name, regio_dec
         size_t replaced = 0, first_bad = 0;
         char *text = out->text + pos;
         size_t len = regio_utf16le_to_utf8(value->data + 2 * start, end - start, text, &replaced,
-                                         &first_bad);
+                                           &first_bad);
         text[len] = '\0';
         out->lines[line] = text;
         pos += len + 1;
         line++;
         if (replaced > 0 && bad_lines++ < REGIO_LINE_DIAGS_MAX) {
             regio_diag_add(diags, REGIO_SEV_ERROR, name, (uint32_t)line, text,
-                         "invalid UTF-16 (unpaired surrogate at character %zu): replaced by "
-                         "U+FFFD, so this line can never match",
-                         first_bad + 1);
+                           "invalid UTF-16 (unpaired surrogate at character %zu): replaced by "
+                           "U+FFFD, so this line can never match",
+                           first_bad + 1);
         }
         if (end == start && end < units) {
             if (empty_lines++ == 0) {
@@ -141,22 +141,22 @@ bool regio_decode_list(const regio_raw_value *value, const char *name, regio_dec
     out->count = count;
     if (bad_lines > REGIO_LINE_DIAGS_MAX) {
         regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL,
-                     "%zu more lines hold invalid UTF-16 (unpaired surrogates) and can never "
-                     "match",
-                     bad_lines - REGIO_LINE_DIAGS_MAX);
+                       "%zu more lines hold invalid UTF-16 (unpaired surrogates) and can never "
+                       "match",
+                       bad_lines - REGIO_LINE_DIAGS_MAX);
     }
     if (empty_lines > 0) {
         regio_diag_add(diags, REGIO_SEV_INFO, name, (uint32_t)first_empty, "",
-                     "holds %zu empty string(s) inside the list, the first at line %zu: read as "
-                     "blank lines, and the lines after them are read too",
-                     empty_lines, first_empty);
+                       "holds %zu empty string(s) inside the list, the first at line %zu: read as "
+                       "blank lines, and the lines after them are read too",
+                       empty_lines, first_empty);
     }
     *state = one_line ? REGIO_VALUE_COERCED : REGIO_VALUE_OK;
     return true;
 }
 
 bool regio_decode_string(const regio_raw_value *value, const char *name, char **out,
-                       regio_value_state *state, regio_diag_list *diags)
+                         regio_value_state *state, regio_diag_list *diags)
 {
     *out = NULL;
     *state = REGIO_VALUE_UNREADABLE;
@@ -173,13 +173,13 @@ bool regio_decode_string(const regio_raw_value *value, const char *name, char **
         return true;
     }
     if (units > REGIO_STRING_MAX_UNITS) {
-        regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL, "is longer than %d characters: not used",
-                     REGIO_STRING_MAX_UNITS);
+        regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL,
+                       "is longer than %d characters: not used", REGIO_STRING_MAX_UNITS);
         return true;
     }
     if (has_nul(value->data, units)) {
         regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL,
-                     "holds text after its terminating NUL: not used");
+                       "holds text after its terminating NUL: not used");
         return true;
     }
     char *text = malloc(REGIO_UTF8_MAX_PER_UNIT * units + 1);
@@ -191,8 +191,8 @@ bool regio_decode_string(const regio_raw_value *value, const char *name, char **
     text[len] = '\0';
     if (replaced > 0) {
         regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, text,
-                     "invalid UTF-16 (unpaired surrogate at character %zu): not used",
-                     first_bad + 1);
+                       "invalid UTF-16 (unpaired surrogate at character %zu): not used",
+                       first_bad + 1);
         free(text);
         return true;
     }
@@ -202,7 +202,7 @@ bool regio_decode_string(const regio_raw_value *value, const char *name, char **
 }
 
 regio_value_state regio_decode_dword(const regio_raw_value *value, const char *name, uint32_t *out,
-                                 regio_diag_list *diags)
+                                     regio_diag_list *diags)
 {
     /* The type first: "is REG_QWORD" says more than "is 8 bytes". */
     if (!readable(value, name, SIZE_MAX, diags)) {
@@ -214,7 +214,7 @@ regio_value_state regio_decode_dword(const regio_raw_value *value, const char *n
     }
     if (value->size != 4) {
         regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL,
-                     "is a REG_DWORD of %zu bytes, expected 4: not used", value->size);
+                       "is a REG_DWORD of %zu bytes, expected 4: not used", value->size);
         return REGIO_VALUE_UNREADABLE;
     }
     *out = (uint32_t)value->data[0] | (uint32_t)value->data[1] << 8 |

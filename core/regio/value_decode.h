@@ -35,17 +35,17 @@ typedef struct regio_decoded_list {
 /* REG_MULTI_SZ, or REG_SZ/REG_EXPAND_SZ as a one-line list (REGIO_VALUE_COERCED, warning).
  * Returns false only when out of memory; *state is then meaningless. */
 bool regio_decode_list(const regio_raw_value *value, const char *name, regio_decoded_list *out,
-                     regio_value_state *state, regio_diag_list *diags);
+                       regio_value_state *state, regio_diag_list *diags);
 
 /* REG_SZ or REG_EXPAND_SZ (never expanded here), non-empty, valid UTF-16, no text after its
  * terminating NUL. *out is a heap string on REGIO_VALUE_OK, else NULL. Returns false only when
  * out of memory. */
 bool regio_decode_string(const regio_raw_value *value, const char *name, char **out,
-                       regio_value_state *state, regio_diag_list *diags);
+                         regio_value_state *state, regio_diag_list *diags);
 
 /* REG_DWORD of exactly 4 bytes, little-endian. Returns REGIO_VALUE_OK and sets *out, or
  * REGIO_VALUE_UNREADABLE with an error diagnostic and leaves *out alone. */
 regio_value_state regio_decode_dword(const regio_raw_value *value, const char *name, uint32_t *out,
-                                 regio_diag_list *diags);
+                                     regio_diag_list *diags);
 
 #endif

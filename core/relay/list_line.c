@@ -215,7 +215,8 @@ relay_line_kind relay_line_parse(const char *line, relay_rule *rule, char *why, 
         for (int i = 0; i < bytes; i++) {
             fixed.net.bytes[i] &= rule->mask.bytes[i];
         }
-        char net[RELAY_ADDR_TEXT_MAX], mask[RELAY_ADDR_TEXT_MAX], suggestion[2 * RELAY_ADDR_TEXT_MAX];
+        char net[RELAY_ADDR_TEXT_MAX], mask[RELAY_ADDR_TEXT_MAX],
+                suggestion[2 * RELAY_ADDR_TEXT_MAX];
         relay_addr_format(&rule->net, net, sizeof(net));
         relay_addr_format(&rule->mask, mask, sizeof(mask));
         relay_rule_format(&fixed, suggestion, sizeof(suggestion));

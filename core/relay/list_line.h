@@ -33,8 +33,8 @@ typedef enum relay_line_kind {
 } relay_line_kind;
 
 typedef struct relay_rule {
-    relay_addr net;       /* net.family is the rule's family */
-    relay_addr mask;      /* same family as net */
+    relay_addr net;     /* net.family is the rule's family */
+    relay_addr mask;    /* same family as net */
     int prefix;         /* length of a contiguous mask, or -1 for a non-contiguous one */
     bool never_matches; /* net has bits outside mask: no address can match */
 } relay_rule;

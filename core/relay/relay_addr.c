@@ -217,7 +217,8 @@ static bool parse_v6(const char *s, size_t len, uint8_t out[16], char *why, size
     return true;
 }
 
-bool relay_addr_parse_span(const char *text, size_t len, relay_addr *out, char *why, size_t why_size)
+bool relay_addr_parse_span(const char *text, size_t len, relay_addr *out, char *why,
+                           size_t why_size)
 {
     relay_addr a;
     memset(&a, 0, sizeof(a));
@@ -352,5 +353,5 @@ relay_addr relay_addr_v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 relay_addr relay_addr_from_v4_uint(uint32_t host_order)
 {
     return relay_addr_v4((uint8_t)(host_order >> 24), (uint8_t)(host_order >> 16),
-                       (uint8_t)(host_order >> 8), (uint8_t)host_order);
+                         (uint8_t)(host_order >> 8), (uint8_t)host_order);
 }

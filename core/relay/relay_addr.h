@@ -33,7 +33,8 @@ bool relay_addr_parse(const char *text, relay_addr *out);
 
 /* Parses text[0..len). On failure writes into why (if why_size > 0) a reason a person
  * understands, naming the text, e.g. "octet 3 has a leading zero: 192.168.010.1". */
-bool relay_addr_parse_span(const char *text, size_t len, relay_addr *out, char *why, size_t why_size);
+bool relay_addr_parse_span(const char *text, size_t len, relay_addr *out, char *why,
+                           size_t why_size);
 
 /* Canonical text: dotted quad for IPv4, RFC 5952 for IPv6 (lowercase, longest zero run
  * shortened to "::", "::ffff:a.b.c.d" for IPv4-mapped addresses). Always NUL-terminates

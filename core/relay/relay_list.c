@@ -575,8 +575,8 @@ relay_list *relay_list_build(const regio_list *source, regio_diag_list *diags)
         lines = RELAY_LIST_LINES_MAX;
         list->invalid = beyond;
         regio_diag_add(diags, REGIO_SEV_ERROR, name, 0, NULL,
-                     "%s has %lu lines; only the first %lu are read", name,
-                     (unsigned long)(lines + beyond), (unsigned long)RELAY_LIST_LINES_MAX);
+                       "%s has %lu lines; only the first %lu are read", name,
+                       (unsigned long)(lines + beyond), (unsigned long)RELAY_LIST_LINES_MAX);
     }
     list->entries = malloc((lines ? lines : 1) * sizeof(*list->entries));
     size_t *offsets = malloc((lines ? lines : 1) * sizeof(*offsets));
@@ -617,9 +617,9 @@ relay_list *relay_list_build(const regio_list *source, regio_diag_list *diags)
         list->count++;
     }
     if (unreported) {
-        regio_diag_add(diags, unreported_errors ? REGIO_SEV_ERROR : REGIO_SEV_WARNING, name, 0, NULL,
-                     "%lu more lines with problems (%lu invalid) are not listed one by one",
-                     (unsigned long)unreported, (unsigned long)unreported_errors);
+        regio_diag_add(diags, unreported_errors ? REGIO_SEV_ERROR : REGIO_SEV_WARNING, name, 0,
+                       NULL, "%lu more lines with problems (%lu invalid) are not listed one by one",
+                       (unsigned long)unreported, (unsigned long)unreported_errors);
     }
 
     list->texts = malloc(text_bytes ? text_bytes : 1);

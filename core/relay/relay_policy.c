@@ -36,8 +36,8 @@ static void note_empty_list(const relay_list *list, const char *bit, regio_diag_
 {
     if (relay_list_count(list) == 0 && relay_list_state(list) != REGIO_VALUE_UNREADABLE) {
         regio_diag_add(diags, REGIO_SEV_WARNING, relay_list_name(list), 0, NULL,
-                     "%s of RelayFlags is set but %s has no rules: it matches no client", bit,
-                     relay_list_name(list));
+                       "%s of RelayFlags is set but %s has no rules: it matches no client", bit,
+                       relay_list_name(list));
     }
 }
 
@@ -48,7 +48,7 @@ relay_policy *relay_policy_build(const regio_config *cfg, regio_diag_list *diags
         return NULL;
     }
     const regio_list *sources[3] = {&cfg->relay_deny_list, &cfg->relay_allow_list,
-                                  &cfg->relay_local_ip_list};
+                                    &cfg->relay_local_ip_list};
     const char *defaults[3] = {"RelayDenyList", "RelayAllowList", "RelayLocalIPList"};
     for (int i = 0; i < 3; i++) {
         regio_list named = *sources[i];
@@ -70,8 +70,8 @@ relay_policy *relay_policy_build(const regio_config *cfg, regio_diag_list *diags
         break;
     case REGIO_VALUE_UNREADABLE:
         regio_diag_add(diags, REGIO_SEV_ERROR, flags_name, 0, NULL,
-                     "RelayFlags cannot be read as a REG_DWORD: every relay is denied until it "
-                     "is fixed");
+                       "RelayFlags cannot be read as a REG_DWORD: every relay is denied until it "
+                       "is fixed");
         close_relay(p, "RelayFlags cannot be read as a REG_DWORD");
         break;
     case REGIO_VALUE_OK:
@@ -83,42 +83,42 @@ relay_policy *relay_policy_build(const regio_config *cfg, regio_diag_list *diags
 
     if (p->flags & ~(uint32_t)RELAY_KNOWN_BITS) {
         regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                     "RelayFlags is 0x%lx: bits 0x%lx have no meaning and are ignored (only "
-                     "1, 2, 4 and 8 do)",
-                     (unsigned long)p->flags, (unsigned long)(p->flags & ~RELAY_KNOWN_BITS));
+                       "RelayFlags is 0x%lx: bits 0x%lx have no meaning and are ignored (only "
+                       "1, 2, 4 and 8 do)",
+                       (unsigned long)p->flags, (unsigned long)(p->flags & ~RELAY_KNOWN_BITS));
     }
     if (bits == 0 && !p->fail_closed) {
         if (p->flags_absent) {
             regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                         "RelayFlags is absent: every relay is denied (set it, e.g. to 2 with "
-                         "RelayAllowList, to allow relaying)");
+                           "RelayFlags is absent: every relay is denied (set it, e.g. to 2 with "
+                           "RelayAllowList, to allow relaying)");
         } else if (p->flags == 0) {
             regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                         "RelayFlags is 0: every relay is denied (set it, e.g. to 2 with "
-                         "RelayAllowList, to allow relaying)");
+                           "RelayFlags is 0: every relay is denied (set it, e.g. to 2 with "
+                           "RelayAllowList, to allow relaying)");
         } else {
             regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                         "RelayFlags is 0x%lx, which sets none of bits 1, 2, 4, 8: every relay "
-                         "is denied",
-                         (unsigned long)p->flags);
+                           "RelayFlags is 0x%lx, which sets none of bits 1, 2, 4, 8: every relay "
+                           "is denied",
+                           (unsigned long)p->flags);
         }
     }
 
     if (bits & RELAY_BIT1_DENY_LIST) {
         if (relay_list_state(deny) == REGIO_VALUE_UNREADABLE) {
             regio_diag_add(diags, REGIO_SEV_ERROR, relay_list_name(deny), 0, NULL,
-                         "%s cannot be read while bit 1 of RelayFlags is set: every relay is "
-                         "denied until it is fixed",
-                         relay_list_name(deny));
+                           "%s cannot be read while bit 1 of RelayFlags is set: every relay is "
+                           "denied until it is fixed",
+                           relay_list_name(deny));
             close_relay(p, "%s cannot be read and bit 1 of RelayFlags is set",
                         relay_list_name(deny));
         } else if (relay_list_invalid_lines(deny) > 0) {
             size_t n = relay_list_invalid_lines(deny);
             regio_diag_add(diags, REGIO_SEV_ERROR, relay_list_name(deny), 0, NULL,
-                         "%s has %lu invalid line%s while bit 1 of RelayFlags is set: every "
-                         "relay is denied until %s fixed",
-                         relay_list_name(deny), (unsigned long)n, n == 1 ? "" : "s",
-                         n == 1 ? "it is" : "they are");
+                           "%s has %lu invalid line%s while bit 1 of RelayFlags is set: every "
+                           "relay is denied until %s fixed",
+                           relay_list_name(deny), (unsigned long)n, n == 1 ? "" : "s",
+                           n == 1 ? "it is" : "they are");
             close_relay(p, "%s has %lu invalid line%s and bit 1 of RelayFlags is set",
                         relay_list_name(deny), (unsigned long)n, n == 1 ? "" : "s");
         } else {
@@ -128,8 +128,8 @@ relay_policy *relay_policy_build(const regio_config *cfg, regio_diag_list *diags
     if (bits & RELAY_BIT2_ALLOW_LIST) {
         if (relay_list_state(allow) == REGIO_VALUE_UNREADABLE) {
             regio_diag_add(diags, REGIO_SEV_ERROR, relay_list_name(allow), 0, NULL,
-                         "%s cannot be read: it allows no client until it is fixed",
-                         relay_list_name(allow));
+                           "%s cannot be read: it allows no client until it is fixed",
+                           relay_list_name(allow));
         } else {
             note_empty_list(allow, "bit 2", diags);
         }
@@ -140,19 +140,20 @@ relay_policy *relay_policy_build(const regio_config *cfg, regio_diag_list *diags
         p->ip_forwarding = router->state == REGIO_VALUE_UNREADABLE ||
                            (readable(router->state) && router->value == 1);
         if (router->state == REGIO_VALUE_UNREADABLE) {
-            regio_diag_add(diags, REGIO_SEV_WARNING, name_or(router->name, "IPEnableRouter"), 0, NULL,
-                         "IPEnableRouter cannot be read: IP forwarding is assumed on, so "
-                         "RelayLocalIPList is not in effect");
+            regio_diag_add(diags, REGIO_SEV_WARNING, name_or(router->name, "IPEnableRouter"), 0,
+                           NULL,
+                           "IPEnableRouter cannot be read: IP forwarding is assumed on, so "
+                           "RelayLocalIPList is not in effect");
         } else if (p->ip_forwarding) {
             regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                         "bit 3 of RelayFlags is set but IP forwarding is on (IPEnableRouter "
-                         "is 1): RelayLocalIPList is not in effect");
+                           "bit 3 of RelayFlags is set but IP forwarding is on (IPEnableRouter "
+                           "is 1): RelayLocalIPList is not in effect");
         }
         p->local_ip_list_in_effect = !p->ip_forwarding;
         if (relay_list_state(local) == REGIO_VALUE_UNREADABLE) {
             regio_diag_add(diags, REGIO_SEV_ERROR, relay_list_name(local), 0, NULL,
-                         "%s cannot be read: it allows no client until it is fixed",
-                         relay_list_name(local));
+                           "%s cannot be read: it allows no client until it is fixed",
+                           relay_list_name(local));
         } else if (p->local_ip_list_in_effect) {
             note_empty_list(local, "bit 3", diags);
         }

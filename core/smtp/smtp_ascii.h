@@ -14,9 +14,11 @@ static inline unsigned char smtp_ascii_lower(unsigned char c)
 /* a[0..len) and b[0..len) are equal ignoring ASCII case. */
 static inline bool smtp_equal_nocase(const char *a, const char *b, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (smtp_ascii_lower((unsigned char)a[i]) != smtp_ascii_lower((unsigned char)b[i]))
+    for (size_t i = 0; i < len; i++) {
+        if (smtp_ascii_lower((unsigned char)a[i]) != smtp_ascii_lower((unsigned char)b[i])) {
             return false;
+        }
+    }
     return true;
 }
 

@@ -19,8 +19,9 @@ static const char PASSWORD_CHALLENGE[] = "334 UGFzc3dvcmQ6"; /* "Password:" */
 void smtp_auth_abandon(smtp_session *s)
 {
     smtp_secure_zero(s->login_user, sizeof s->login_user);
-    if (smtp_phase_is_auth(s->phase))
+    if (smtp_phase_is_auth(s->phase)) {
         s->phase = SMTP_PHASE_COMMAND;
+    }
 }
 
 static void fail(smtp_session *s)
@@ -29,10 +30,11 @@ static void fail(smtp_session *s)
     uint64_t delay = (uint64_t)s->limits.auth_failure_delay_ms
                      << (s->auth_failures - 1 < 16 ? s->auth_failures - 1 : 16);
     s->delay_ms = delay > SMTP_AUTH_DELAY_MAX_MS ? SMTP_AUTH_DELAY_MAX_MS : (uint32_t)delay;
-    if (s->auth_failures >= s->limits.max_auth_failures)
+    if (s->auth_failures >= s->limits.max_auth_failures) {
         smtp_close_with(s, "421 4.7.0 Too many authentication failures, closing connection");
-    else
+    } else {
         smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+    }
 }
 
 /* user and password are NUL-terminated, at most SMTP_CREDENTIAL_MAX bytes. */
@@ -76,8 +78,9 @@ static void plain(smtp_session *s, const char *text, size_t len)
 {
     uint8_t buf[PLAIN_MAX];
     size_t n;
-    if (!decode(s, text, len, buf, sizeof buf, &n))
+    if (!decode(s, text, len, buf, sizeof buf, &n)) {
         return;
+    }
     char authzid[SMTP_CREDENTIAL_MAX + 1], user[SMTP_CREDENTIAL_MAX + 1],
             password[SMTP_CREDENTIAL_MAX + 1];
     char *fields[3] = {authzid, user, password};
@@ -85,10 +88,11 @@ static void plain(smtp_session *s, const char *text, size_t len)
     bool ok = true;
     for (size_t i = 0; i <= n && ok; i++) {
         if (i == n || buf[i] == 0) {
-            if (field > 2)
+            if (field > 2) {
                 ok = false;
-            else
+            } else {
                 fields[field++][used] = '\0';
+            }
             used = 0;
         } else if (field > 2 || used == SMTP_CREDENTIAL_MAX) {
             ok = false;
@@ -98,9 +102,9 @@ static void plain(smtp_session *s, const char *text, size_t len)
     }
     /* An authorization identity other than the user's own is not supported. */
     ok = ok && field == 3 && (authzid[0] == '\0' || strcmp(authzid, user) == 0);
-    if (ok)
+    if (ok) {
         check(s, user, password);
-    else {
+    } else {
         s->phase = SMTP_PHASE_COMMAND;
         fail(s);
     }
@@ -115,8 +119,9 @@ static bool login_field(smtp_session *s, const char *text, size_t len, char *out
 {
     uint8_t buf[SMTP_CREDENTIAL_MAX + 1];
     size_t n;
-    if (!decode(s, text, len, buf, sizeof buf, &n))
+    if (!decode(s, text, len, buf, sizeof buf, &n)) {
         return false;
+    }
     bool ok = n <= SMTP_CREDENTIAL_MAX && memchr(buf, 0, n) == NULL;
     if (ok) {
         memcpy(out, buf, n);
@@ -132,8 +137,9 @@ static bool login_field(smtp_session *s, const char *text, size_t len, char *out
 
 static void login_user(smtp_session *s, const char *text, size_t len)
 {
-    if (!login_field(s, text, len, s->login_user))
+    if (!login_field(s, text, len, s->login_user)) {
         return;
+    }
     s->phase = SMTP_PHASE_AUTH_LOGIN_PASS;
     smtp_reply(s, "%s", PASSWORD_CHALLENGE);
 }
@@ -141,8 +147,9 @@ static void login_user(smtp_session *s, const char *text, size_t len)
 static void login_password(smtp_session *s, const char *text, size_t len)
 {
     char password[SMTP_CREDENTIAL_MAX + 1];
-    if (login_field(s, text, len, password))
+    if (login_field(s, text, len, password)) {
         check(s, s->login_user, password);
+    }
     smtp_secure_zero(password, sizeof password);
     smtp_secure_zero(s->login_user, sizeof s->login_user);
 }
@@ -191,14 +198,17 @@ void smtp_auth_command(smtp_session *s, const char *arg, size_t len)
     const char *end = arg + len;
     const char *mech = arg;
     const char *p = arg;
-    while (p < end && *p != ' ')
+    while (p < end && *p != ' ') {
         p++;
+    }
     size_t mech_len = (size_t)(p - mech);
-    while (p < end && *p == ' ')
+    while (p < end && *p == ' ') {
         p++;
+    }
     const char *initial = p;
-    while (p < end && *p != ' ')
+    while (p < end && *p != ' ') {
         p++;
+    }
     size_t initial_len = (size_t)(p - initial);
     if (mech_len == 0 || p != end) {
         smtp_reply(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
@@ -206,16 +216,18 @@ void smtp_auth_command(smtp_session *s, const char *arg, size_t len)
     }
     if (mech_len == 5 && smtp_equal_nocase(mech, "PLAIN", 5)) {
         s->phase = SMTP_PHASE_AUTH_PLAIN;
-        if (initial_len > 0)
+        if (initial_len > 0) {
             plain(s, initial, initial_len);
-        else
+        } else {
             smtp_reply(s, "334 ");
+        }
     } else if (mech_len == 5 && smtp_equal_nocase(mech, "LOGIN", 5)) {
         s->phase = SMTP_PHASE_AUTH_LOGIN_USER;
-        if (initial_len > 0)
+        if (initial_len > 0) {
             login_user(s, initial, initial_len);
-        else
+        } else {
             smtp_reply(s, "%s", USERNAME_CHALLENGE);
+        }
     } else {
         smtp_reply(s, "504 5.5.4 Unrecognized authentication mechanism");
     }

@@ -13,19 +13,23 @@ static bool is_space(char c)
 
 static const char *skip_spaces(const char *p, const char *end)
 {
-    while (p < end && is_space(*p))
+    while (p < end && is_space(*p)) {
         p++;
+    }
     return p;
 }
 
 /* One token of printable ASCII making up the whole argument (HELO/EHLO domain). */
 static bool single_token(const char *arg, size_t len)
 {
-    if (len == 0 || len > SMTP_HOST_NAME_MAX)
+    if (len == 0 || len > SMTP_HOST_NAME_MAX) {
         return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)arg[i] <= 32 || (unsigned char)arg[i] >= 127)
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)arg[i] <= 32 || (unsigned char)arg[i] >= 127) {
             return false;
+        }
+    }
     return true;
 }
 
@@ -55,8 +59,9 @@ static void greet(smtp_session *s, const char *arg, size_t len, bool esmtp)
     smtp_reply(s, "250-8BITMIME");
     smtp_reply(s, "250-PIPELINING");
     smtp_reply(s, "250-ENHANCEDSTATUSCODES");
-    if (s->host.auth_available)
+    if (s->host.auth_available) {
         smtp_reply(s, "250-AUTH PLAIN LOGIN");
+    }
     smtp_reply(s, "250 HELP");
 }
 
@@ -73,15 +78,18 @@ static void cmd_ehlo(smtp_session *s, const char *arg, size_t len)
 /* SIZE=1*20DIGIT without overflow. */
 static bool parse_size(const char *v, size_t len, uint64_t *out)
 {
-    if (len == 0 || len > 20)
+    if (len == 0 || len > 20) {
         return false;
+    }
     uint64_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9')
+        if (v[i] < '0' || v[i] > '9') {
             return false;
+        }
         unsigned d = (unsigned)(v[i] - '0');
-        if (n > (UINT64_MAX - d) / 10)
+        if (n > (UINT64_MAX - d) / 10) {
             return false;
+        }
         n = n * 10 + d;
     }
     *out = n;
@@ -93,11 +101,13 @@ static bool mail_parameters(smtp_session *s, const char *p, const char *end)
 {
     for (;;) {
         p = skip_spaces(p, end);
-        if (p == end)
+        if (p == end) {
             return true;
+        }
         const char *word = p;
-        while (p < end && !is_space(*p))
+        while (p < end && !is_space(*p)) {
             p++;
+        }
         size_t len = (size_t)(p - word);
         const char *eq = memchr(word, '=', len);
         size_t key = eq != NULL ? (size_t)(eq - word) : len;
@@ -224,10 +234,11 @@ static void cmd_rcpt(smtp_session *s, const char *arg, size_t len)
     q.auth_account = s->authenticated ? s->auth_account : NULL;
     q.helo_name = s->helo_name;
     q.mail_from = s->mail_from;
-    if (s->host.relay_check != NULL && s->host.relay_check(s->host.ctx, &q) == SMTP_RELAY_ALLOW)
+    if (s->host.relay_check != NULL && s->host.relay_check(s->host.ctx, &q) == SMTP_RELAY_ALLOW) {
         accept_recipient(s, &path, false);
-    else
+    } else {
         smtp_reply(s, "550 5.7.1 <%s>... relaying prohibited", path.mailbox);
+    }
 }
 
 static void cmd_data(smtp_session *s, const char *arg, size_t len)
@@ -333,15 +344,18 @@ static const struct {
 void smtp_command(smtp_session *s, char *line, size_t len)
 {
     size_t verb = 0;
-    while (verb < len && line[verb] != ' ')
+    while (verb < len && line[verb] != ' ') {
         verb++;
+    }
     const char *arg = line + verb;
     const char *end = line + len;
-    if (arg < end)
+    if (arg < end) {
         arg++;
+    }
     /* Trailing blanks are not part of any argument. */
-    while (end > arg && is_space(end[-1]))
+    while (end > arg && is_space(end[-1])) {
         end--;
+    }
     smtp_log_received(s, line, len);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (verb == 4 && smtp_equal_nocase(line, commands[i].verb, 4)) {

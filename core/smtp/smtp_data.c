@@ -32,8 +32,9 @@ static size_t scan_line_content(smtp_data_decoder *d, const uint8_t *in, size_t 
             pos++;
             state = IN_LINE;
         } else if (c != '\r') {
-            if (c == '.' && state == AT_LINE_START)
+            if (c == '.' && state == AT_LINE_START) {
                 break;
+            }
             pos++;
             state = IN_LINE;
         } else if (pos + 1 == len) {
@@ -47,8 +48,9 @@ static size_t scan_line_content(smtp_data_decoder *d, const uint8_t *in, size_t 
             state = IN_LINE;
         }
     }
-    if (pos > 0)
+    if (pos > 0) {
         sink(ctx, in, pos);
+    }
     d->state = state;
     if (pos + 1 == len && in[pos] == '\r') {
         d->state = AFTER_CR;

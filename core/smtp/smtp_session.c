@@ -9,8 +9,9 @@
 
 static uint64_t clamp64(uint64_t v, uint64_t dflt, uint64_t lo, uint64_t hi)
 {
-    if (v == 0)
+    if (v == 0) {
         return dflt;
+    }
     return v < lo ? lo : v > hi ? hi : v;
 }
 
@@ -42,8 +43,9 @@ size_t smtp_session_memory(const smtp_limits *limits)
 /* Host-provided text ends up in reply lines: keep it printable ASCII and bounded. */
 static void copy_clean(char *dst, size_t cap, const char *src, const char *fallback)
 {
-    if (src == NULL || src[0] == '\0')
+    if (src == NULL || src[0] == '\0') {
         src = fallback;
+    }
     size_t n = 0;
     for (; src[n] != '\0' && n + 1 < cap; n++) {
         unsigned char c = (unsigned char)src[n];
@@ -56,8 +58,9 @@ smtp_session *smtp_session_create(const smtp_host *host)
 {
     smtp_limits limits = smtp_limits_effective(&host->limits);
     smtp_session *s = calloc(1, smtp_session_memory(&limits));
-    if (s == NULL)
+    if (s == NULL) {
         return NULL;
+    }
     s->host = *host;
     s->limits = limits;
     copy_clean(s->host_name, sizeof s->host_name, host->host_name, "localhost");
@@ -65,8 +68,9 @@ smtp_session *smtp_session_create(const smtp_host *host)
     s->host.host_name = s->host_name;
     s->host.client_address = s->client_address;
     s->host.limits = limits;
-    if (s->host.auth_check == NULL)
+    if (s->host.auth_check == NULL) {
         s->host.auth_available = false;
+    }
     s->rcpts = (smtp_recipient *)(s + 1);
     s->rcpt_store = (char *)(s->rcpts + limits.max_recipients);
     s->line = s->rcpt_store + (size_t)limits.max_recipients * (SMTP_PATH_MAX + 1);
@@ -82,14 +86,16 @@ static void end_message(smtp_session *s, smtp_data_outcome outcome, bool *stored
         s->message_open = false;
         ok = s->host.data_end != NULL && s->host.data_end(s->host.ctx, outcome);
     }
-    if (stored != NULL)
+    if (stored != NULL) {
         *stored = ok && outcome == SMTP_DATA_COMMIT;
+    }
 }
 
 void smtp_session_destroy(smtp_session *session)
 {
-    if (session == NULL)
+    if (session == NULL) {
         return;
+    }
     end_message(session, SMTP_DATA_ABORT, NULL);
     /* Credentials live only in the line buffer (wiped after every line, so only a partial
      * line is left) and, between LOGIN steps, login_user. */
@@ -101,8 +107,9 @@ void smtp_session_destroy(smtp_session *session)
 void smtp_secure_zero(void *p, size_t n)
 {
     volatile unsigned char *v = p;
-    while (n-- > 0)
+    while (n-- > 0) {
         *v++ = 0;
+    }
 }
 
 bool smtp_phase_is_auth(smtp_phase phase)
@@ -118,33 +125,39 @@ void smtp_reply(smtp_session *s, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
         return;
+    }
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     /* Cannot happen given SMTP_STEP_ROOM; if it ever did, a cut line is still a line. */
     size_t room = SMTP_OUTPUT_CAPACITY - s->out_len;
-    if (room < 6)
+    if (room < 6) {
         return;
-    if (len + 2 > room)
+    }
+    if (len + 2 > room) {
         len = room - 2;
+    }
     memcpy(s->out + s->out_len, line, len);
     s->out[s->out_len + len] = '\r';
     s->out[s->out_len + len + 1] = '\n';
     s->out_len += len + 2;
-    if (s->host.protocol_log != NULL)
+    if (s->host.protocol_log != NULL) {
         s->host.protocol_log(s->host.ctx, SMTP_LOG_SENT, line, len);
+    }
 }
 
 void smtp_log_received(smtp_session *s, const char *line, size_t len)
 {
-    if (s->host.protocol_log == NULL)
+    if (s->host.protocol_log == NULL) {
         return;
+    }
     if (len > 5 && smtp_equal_nocase(line, "AUTH ", 5)) {
         /* Credentials never reach the log: an AUTH line shows its mechanism only. */
         char redacted[64 + 16];
         size_t n = 5;
-        while (n < len && n < 64 && line[n] != ' ')
+        while (n < len && n < 64 && line[n] != ' ') {
             n++;
+        }
         memcpy(redacted, line, n);
         if (n < len) {
             memcpy(redacted + n, " <redacted>", 11);
@@ -158,8 +171,9 @@ void smtp_log_received(smtp_session *s, const char *line, size_t len)
 
 void smtp_close_with(smtp_session *s, const char *reply)
 {
-    if (s->phase == SMTP_PHASE_CLOSED)
+    if (s->phase == SMTP_PHASE_CLOSED) {
         return;
+    }
     end_message(s, SMTP_DATA_ABORT, NULL);
     smtp_auth_abandon(s);
     smtp_reply(s, "%s", reply);
@@ -180,12 +194,14 @@ void smtp_reset_transaction(smtp_session *s)
 
 static void flush_staging(smtp_session *s)
 {
-    if (s->staging_len == 0)
+    if (s->staging_len == 0) {
         return;
+    }
     if (!s->message_write_failed && !s->message_too_large &&
         (s->host.data_write == NULL ||
-         !s->host.data_write(s->host.ctx, s->staging, s->staging_len)))
+         !s->host.data_write(s->host.ctx, s->staging, s->staging_len))) {
         s->message_write_failed = true;
+    }
     s->staging_len = 0;
 }
 
@@ -195,16 +211,20 @@ static void message_sink(void *ctx, const uint8_t *bytes, size_t len)
 {
     smtp_session *s = ctx;
     s->message_bytes += len;
-    if (s->message_bytes > s->limits.max_message_bytes)
+    if (s->message_bytes > s->limits.max_message_bytes) {
         s->message_too_large = true;
-    if (s->message_too_large || s->message_write_failed)
+    }
+    if (s->message_too_large || s->message_write_failed) {
         return;
-    if (s->staging_len + len > SMTP_STAGING_CAPACITY)
+    }
+    if (s->staging_len + len > SMTP_STAGING_CAPACITY) {
         flush_staging(s);
+    }
     if (len >= SMTP_STAGING_CAPACITY) {
         if (!s->message_write_failed &&
-            (s->host.data_write == NULL || !s->host.data_write(s->host.ctx, bytes, len)))
+            (s->host.data_write == NULL || !s->host.data_write(s->host.ctx, bytes, len))) {
             s->message_write_failed = true;
+        }
         return;
     }
     memcpy(s->staging + s->staging_len, bytes, len);
@@ -228,10 +248,11 @@ static void finish_message(smtp_session *s)
         smtp_reply(s, "451 4.3.0 Could not store the message; try again later");
     } else {
         end_message(s, SMTP_DATA_COMMIT, &stored);
-        if (stored)
+        if (stored) {
             smtp_reply(s, "250 2.0.0 Message accepted for delivery");
-        else
+        } else {
             smtp_reply(s, "451 4.3.0 Could not store the message; try again later");
+        }
     }
     smtp_reset_transaction(s);
 }
@@ -251,8 +272,9 @@ static size_t data_step(smtp_session *s, const uint8_t *in, size_t len)
 {
     bool ended = false;
     size_t used = smtp_data_decode(&s->decoder, in, len, message_sink, s, &ended);
-    if (ended)
+    if (ended) {
         finish_message(s);
+    }
     return used;
 }
 
@@ -263,12 +285,13 @@ static void complete_line(smtp_session *s)
     bool auth_phase = smtp_phase_is_auth(s->phase);
     size_t len = s->line_len;
     const char *problem = NULL;
-    if (s->line_overflow)
+    if (s->line_overflow) {
         problem = "500 5.5.2 Line too long";
-    else if (len == 0 || s->line[len - 1] != '\r')
+    } else if (len == 0 || s->line[len - 1] != '\r') {
         problem = "500 5.5.2 Line must end in CRLF";
-    else if (memchr(s->line, '\r', len - 1) != NULL || memchr(s->line, '\0', len - 1) != NULL)
+    } else if (memchr(s->line, '\r', len - 1) != NULL || memchr(s->line, '\0', len - 1) != NULL) {
         problem = "500 5.5.2 Invalid character in command line";
+    }
     if (problem != NULL) {
         if (auth_phase) {
             smtp_log_received(s, "<redacted>", 10);
@@ -280,10 +303,11 @@ static void complete_line(smtp_session *s)
     } else {
         len--;
         s->line[len] = '\0';
-        if (auth_phase)
+        if (auth_phase) {
             smtp_auth_response(s, s->line, len);
-        else
+        } else {
             smtp_command(s, s->line, len);
+        }
     }
     /* The line may have carried credentials. */
     smtp_secure_zero(s->line, s->line_len);
@@ -305,8 +329,9 @@ static size_t line_step(smtp_session *s, const uint8_t *in, size_t len)
         s->line_len += keep;
         s->line_overflow = content > room;
     }
-    if (lf != NULL)
+    if (lf != NULL) {
         complete_line(s);
+    }
     return take;
 }
 
@@ -315,14 +340,17 @@ size_t smtp_session_feed(smtp_session *s, const void *bytes, size_t len)
     const uint8_t *in = bytes;
     size_t used = 0;
     while (used < len) {
-        if (s->phase == SMTP_PHASE_CLOSED)
+        if (s->phase == SMTP_PHASE_CLOSED) {
             return len;
-        if (s->delay_ms > 0 || SMTP_OUTPUT_CAPACITY - s->out_len < SMTP_STEP_ROOM)
+        }
+        if (s->delay_ms > 0 || SMTP_OUTPUT_CAPACITY - s->out_len < SMTP_STEP_ROOM) {
             break;
-        if (s->phase == SMTP_PHASE_DATA)
+        }
+        if (s->phase == SMTP_PHASE_DATA) {
             used += data_step(s, in + used, len - used);
-        else
+        } else {
             used += line_step(s, in + used, len - used);
+        }
     }
     return s->phase == SMTP_PHASE_CLOSED ? len : used;
 }
@@ -339,8 +367,9 @@ smtp_output smtp_session_output(const smtp_session *s)
 
 void smtp_session_output_sent(smtp_session *s, size_t n)
 {
-    if (n > s->out_len)
+    if (n > s->out_len) {
         n = s->out_len;
+    }
     memmove(s->out, s->out + n, s->out_len - n);
     s->out_len -= n;
     s->delay_ms = 0;

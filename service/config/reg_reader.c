@@ -172,15 +172,15 @@ static bool read_parameters(HKEY key, raw_set *set, regio_diag_list *diags)
         }
         if (rc != ERROR_SUCCESS) {
             regio_diag_add(diags, REGIO_SEV_ERROR, "", 0, NULL,
-                         "listing the values of the key failed (error %lu): values after the "
-                         "%lu-th are not read",
-                         (unsigned long)rc, (unsigned long)index);
+                           "listing the values of the key failed (error %lu): values after the "
+                           "%lu-th are not read",
+                           (unsigned long)rc, (unsigned long)index);
             break;
         }
         if (names_equal(name, L"IPEnableRouter")) {
             regio_diag_add(diags, REGIO_SEV_WARNING, "IPEnableRouter", 0, NULL,
-                         "is read from HKLM\\" IDENTITY_TCPIP_PARAMETERS_KEY
-                         ", not from this key: ignored here");
+                           "is read from HKLM\\" IDENTITY_TCPIP_PARAMETERS_KEY
+                           ", not from this key: ignored here");
             continue;
         }
         char *utf8_name = utf8_from_wide(name);
@@ -291,7 +291,8 @@ static char *computer_dns_name(void)
 }
 
 regio_config *reg_reader_read_config_from(HKEY root, const wchar_t *parameters_key,
-                                          const wchar_t *tcpip_parameters_key, regio_diag_list *diags)
+                                          const wchar_t *tcpip_parameters_key,
+                                          regio_diag_list *diags)
 {
     raw_set set = {0};
     bool key_missing = false;
@@ -305,9 +306,9 @@ regio_config *reg_reader_read_config_from(HKEY root, const wchar_t *parameters_k
         key_missing = true;
     } else {
         regio_diag_add(diags, REGIO_SEV_ERROR, "", 0, NULL,
-                     "the key HKLM\\" IDENTITY_PARAMETERS_KEY
-                     " cannot be opened (error %lu): no client may relay until it can",
-                     (unsigned long)rc);
+                       "the key HKLM\\" IDENTITY_PARAMETERS_KEY
+                       " cannot be opened (error %lu): no client may relay until it can",
+                       (unsigned long)rc);
         ok = mark_relay_values_unreadable(&set);
     }
     ok = ok && read_ip_enable_router(root, tcpip_parameters_key, &set);
@@ -318,7 +319,7 @@ regio_config *reg_reader_read_config_from(HKEY root, const wchar_t *parameters_k
         char *host_name = computer_dns_name();
         regio_host_defaults defaults = {.mail_root = mail_root, .host_name = host_name};
         config = regio_config_build_with_defaults(set.values, set.count, key_missing, &defaults,
-                                                diags);
+                                                  diags);
         free(mail_root);
         free(host_name);
     }
@@ -329,5 +330,5 @@ regio_config *reg_reader_read_config_from(HKEY root, const wchar_t *parameters_k
 regio_config *reg_reader_read_config(regio_diag_list *diags)
 {
     return reg_reader_read_config_from(HKEY_LOCAL_MACHINE, L"" IDENTITY_PARAMETERS_KEY,
-                                         L"" IDENTITY_TCPIP_PARAMETERS_KEY, diags);
+                                       L"" IDENTITY_TCPIP_PARAMETERS_KEY, diags);
 }

@@ -21,7 +21,7 @@ struct runtime_snapshot {
 
 struct runtime {
     SRWLOCK lock;
-    runtime_snapshot *current;        /* guarded by lock; never NULL after runtime_start */
+    runtime_snapshot *current;    /* guarded by lock; never NULL after runtime_start */
     uint64_t refused_fingerprint; /* last refused reading: its errors were reported once */
     HANDLE change;
     HKEY watched[2];       /* Parameters, Tcpip\Parameters, or their nearest ancestors */

@@ -13,8 +13,8 @@
 struct denial_events {
     CRITICAL_SECTION lock; /* the limiter is not thread-safe by design */
     denial_limiter *limiter;
-    uint32_t per_minute;        /* the limit last applied, for summaries */
-    volatile LONG pending;      /* events still looking up a host name */
+    uint32_t per_minute;   /* the limit last applied, for summaries */
+    volatile LONG pending; /* events still looking up a host name */
 };
 
 typedef struct pending_event {
@@ -85,8 +85,8 @@ void denial_events_report(denial_events *events, const regio_config *config,
     EnterCriticalSection(&events->lock);
     events->per_minute = config->denial_events_per_minute.value;
     denial_limiter_set_rate(events->limiter, events->per_minute);
-    bool log = denial_limiter_on_denial(events->limiter, report->client, GetTickCount64(),
-                                        &summary, &has_summary);
+    bool log = denial_limiter_on_denial(events->limiter, report->client, GetTickCount64(), &summary,
+                                        &has_summary);
     LeaveCriticalSection(&events->lock);
     if (has_summary) {
         report_suppressed(events, &summary);
@@ -120,8 +120,7 @@ void denial_events_report(denial_events *events, const regio_config *config,
 static void sweep(denial_events *events, bool flush_all)
 {
     EnterCriticalSection(&events->lock);
-    denial_limiter_sweep(events->limiter, GetTickCount64(), flush_all, report_suppressed,
-                         events);
+    denial_limiter_sweep(events->limiter, GetTickCount64(), flush_all, report_suppressed, events);
     LeaveCriticalSection(&events->lock);
 }
 

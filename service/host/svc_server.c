@@ -70,8 +70,7 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
         return SVC_EXIT_SYSTEM;
     }
     svc_status_report(SERVICE_RUNNING, SVC_EXIT_OK);
-    eventlog_write(MSG_STARTED, listener_describe(l), runtime_snapshot_description(snapshot),
-                   NULL);
+    eventlog_write(MSG_STARTED, listener_describe(l), runtime_snapshot_description(snapshot), NULL);
     runtime_snapshot_release(snapshot);
 
     HANDLE waits[3] = {signals->stop, signals->reload, runtime_change_event(rt)};

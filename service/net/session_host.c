@@ -46,8 +46,8 @@ static smtp_relay_verdict relay_check(void *ctx, const smtp_relay_query *query)
     /* The rules in force now, not when the session began: a reload applies at once. */
     runtime_snapshot *snap = runtime_acquire(h->services->rt);
     relay_verdict verdict;
-    relay_decide(runtime_snapshot_policy(snap), &h->client, &h->local,
-                 query->auth_account != NULL, &verdict);
+    relay_decide(runtime_snapshot_policy(snap), &h->client, &h->local, query->auth_account != NULL,
+                 &verdict);
     if (!verdict.allowed) {
         denial_report report = {
                 .peer = &h->peer,

@@ -57,10 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         pos += n;
         values[count] = (regio_raw_value){.name = pick_name(h[0]),
-                                        .type = h[1] < 12 ? h[1] : h[1] * 1000u,
-                                        .data = blocks[count],
-                                        .size = n,
-                                        .unreadable = h[2] & 1};
+                                          .type = h[1] < 12 ? h[1] : h[1] * 1000u,
+                                          .data = blocks[count],
+                                          .size = n,
+                                          .unreadable = h[2] & 1};
         key_missing |= (h[2] & 2) != 0;
         count++;
     }
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     regio_diag_list diags;
     regio_diag_list_init(&diags);
     regio_host_defaults defaults = {.mail_root = "C:\\ProgramData\\imsrelay",
-                                  .host_name = count % 2 ? "host.example" : "bad host"};
+                                    .host_name = count % 2 ? "host.example" : "bad host"};
     regio_config *config =
             regio_config_build_with_defaults(values, count, key_missing, &defaults, &diags);
     volatile size_t sink = 0;

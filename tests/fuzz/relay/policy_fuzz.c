@@ -17,7 +17,7 @@ static void check_list(const relay_list *list, const relay_addr *extra, size_t e
 {
     for (size_t i = 0; i < relay_list_count(list) + extras; i++) {
         relay_addr a = i < relay_list_count(list) ? relay_list_entry(list, i)->rule.net
-                                                : extra[i - relay_list_count(list)];
+                                                  : extra[i - relay_list_count(list)];
         size_t fast = relay_list_match(list, &a);
         if (fast != relay_list_match_linear(list, &a)) {
             abort();

@@ -50,36 +50,43 @@ static smtp_relay_verdict relay_check(void *ctx, const smtp_relay_query *q)
     size_t used;
     char path[SMTP_PATH_MAX + 3];
     size_t n = strlen(q->recipient);
-    if (n > SMTP_PATH_MAX)
+    if (n > SMTP_PATH_MAX) {
         abort();
+    }
     path[0] = '<';
     memcpy(path + 1, q->recipient, n);
     path[n + 1] = '>';
     /* What reaches the relay decision is never a local recipient. */
     if (smtp_path_parse(path, n + 2, SMTP_PATH_ALLOW_POSTMASTER, &p, &used) == SMTP_PATH_OK &&
-        smtp_recipient_classify(&p, local_domains, 2) == SMTP_RCPT_LOCAL)
+        smtp_recipient_classify(&p, local_domains, 2) == SMTP_RCPT_LOCAL) {
         abort();
+    }
     return h->relay_allow ? SMTP_RELAY_ALLOW : SMTP_RELAY_DENY;
 }
 
 static smtp_auth_verdict auth_check(void *ctx, const char *user, const char *password)
 {
     fuzz_host *h = ctx;
-    if (strlen(user) > SMTP_CREDENTIAL_MAX || strlen(password) > SMTP_CREDENTIAL_MAX)
+    if (strlen(user) > SMTP_CREDENTIAL_MAX || strlen(password) > SMTP_CREDENTIAL_MAX) {
         abort();
+    }
     return (smtp_auth_verdict)(next(h) % 3);
 }
 
 static bool data_begin(void *ctx, const smtp_envelope *e)
 {
     fuzz_host *h = ctx;
-    if (h->open != 0 || e->recipient_count == 0)
+    if (h->open != 0 || e->recipient_count == 0) {
         abort();
-    for (size_t i = 0; i < e->recipient_count; i++)
-        if (!e->recipients[i].local && !h->relay_allow)
+    }
+    for (size_t i = 0; i < e->recipient_count; i++) {
+        if (!e->recipients[i].local && !h->relay_allow) {
             abort(); /* a denied relay got into a transaction */
-    if (h->answers & 0x10 && next(h) % 4 == 0)
+        }
+    }
+    if (h->answers & 0x10 && next(h) % 4 == 0) {
         return false;
+    }
     h->open = 1;
     return true;
 }
@@ -87,8 +94,9 @@ static bool data_begin(void *ctx, const smtp_envelope *e)
 static bool data_write(void *ctx, const uint8_t *bytes, size_t len)
 {
     fuzz_host *h = ctx;
-    if (h->open != 1 || len == 0)
+    if (h->open != 1 || len == 0) {
         abort();
+    }
     (void)bytes;
     return !(h->answers & 0x20 && next(h) % 8 == 0);
 }
@@ -96,8 +104,9 @@ static bool data_write(void *ctx, const uint8_t *bytes, size_t len)
 static bool data_end(void *ctx, smtp_data_outcome outcome)
 {
     fuzz_host *h = ctx;
-    if (h->open != 1)
+    if (h->open != 1) {
         abort();
+    }
     h->open = 0;
     return outcome == SMTP_DATA_COMMIT && !(h->answers & 0x40 && next(h) % 4 == 0);
 }
@@ -106,8 +115,9 @@ static void protocol_log(void *ctx, smtp_log_direction d, const char *line, size
 {
     (void)ctx;
     (void)d;
-    if (memchr(line, '\n', len) != NULL)
+    if (memchr(line, '\n', len) != NULL) {
         abort();
+    }
 }
 
 /* Every reply line: 3 digits 2xx-5xx, then ' ' or '-', printable text, CRLF. A '-' line is
@@ -118,37 +128,44 @@ static void check_output(fuzz_host *h, const uint8_t *out, size_t len)
         uint8_t c = out[i];
         int pos = h->line_pos++;
         if (pos < 3) {
-            if (c < '0' || c > '9' || (pos == 0 && (c < '2' || c > '5')))
+            if (c < '0' || c > '9' || (pos == 0 && (c < '2' || c > '5'))) {
                 abort();
+            }
             h->line_code[pos] = (char)c;
-            if (pos == 2 && h->continuing && memcmp(h->line_code, h->code, 3) != 0)
+            if (pos == 2 && h->continuing && memcmp(h->line_code, h->code, 3) != 0) {
                 abort();
+            }
         } else if (pos == 3) {
-            if (c != ' ' && c != '-')
+            if (c != ' ' && c != '-') {
                 abort();
+            }
             h->continuing = c == '-';
             memcpy(h->code, h->line_code, 3);
         } else if (c == '\r') {
-            if (i + 1 >= len || out[i + 1] != '\n')
+            if (i + 1 >= len || out[i + 1] != '\n') {
                 abort(); /* lines are queued whole, CRLF included */
+            }
             i++;
             h->line_pos = 0;
         } else if (c < 32 || c > 126 || pos > 600) {
             abort();
         }
     }
-    if (h->line_pos != 0)
+    if (h->line_pos != 0) {
         abort();
+    }
 }
 
 static void drain(fuzz_host *h, smtp_session *s)
 {
     smtp_output out = smtp_session_output(s);
-    if (out.length > OUTPUT_BOUND || out.delay_ms > SMTP_AUTH_DELAY_MAX_MS)
+    if (out.length > OUTPUT_BOUND || out.delay_ms > SMTP_AUTH_DELAY_MAX_MS) {
         abort();
+    }
     check_output(h, out.bytes, out.length);
-    for (size_t i = 0; i < out.length; i++)
+    for (size_t i = 0; i < out.length; i++) {
         h->output_hash = (h->output_hash ^ out.bytes[i]) * 1099511628211u;
+    }
     h->output_len += out.length;
     smtp_session_output_sent(s, out.length);
 }
@@ -185,47 +202,55 @@ static void run(const uint8_t *data, size_t size, bool whole, fuzz_host *h)
         host.limits.max_auth_failures = 2;
     }
     smtp_session *s = smtp_session_create(&host);
-    if (s == NULL)
+    if (s == NULL) {
         abort();
+    }
     drain(h, s);
     const uint8_t *in = data + 2;
     size_t len = size - 2, pos = 0;
     bool timeouts = !whole && (data[0] & 8) != 0;
     while (pos < len) {
         size_t chunk = whole ? len : 1 + step(&h->chunk_rng) % (data[1] & 8 ? 3 : 64);
-        if (chunk > len - pos)
+        if (chunk > len - pos) {
             chunk = len - pos;
+        }
         size_t used = 0;
         while (used < chunk) {
             size_t got = smtp_session_feed(s, in + pos + used, chunk - used);
             smtp_output out = smtp_session_output(s);
-            if (got == 0 && out.length == 0 && out.delay_ms == 0)
+            if (got == 0 && out.length == 0 && out.delay_ms == 0) {
                 abort(); /* stalled with nothing to send */
+            }
             used += got;
             drain(h, s);
         }
         pos += chunk;
-        if (timeouts && step(&h->chunk_rng) % 512 == 0)
+        if (timeouts && step(&h->chunk_rng) % 512 == 0) {
             smtp_session_timeout(s);
+        }
     }
-    if (data[1] & 1)
+    if (data[1] & 1) {
         smtp_session_shutdown(s);
+    }
     drain(h, s);
     smtp_session_destroy(s);
-    if (h->open != 0)
+    if (h->open != 0) {
         abort(); /* a message left open */
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 2)
+    if (size < 2) {
         return 0;
+    }
     fuzz_host whole, pieces;
     run(data, size, true, &whole);
     run(data, size, false, &pieces);
     if (!(data[0] & 8) &&
-        (whole.output_hash != pieces.output_hash || whole.output_len != pieces.output_len))
+        (whole.output_hash != pieces.output_hash || whole.output_len != pieces.output_len)) {
         abort(); /* the chunking changed what the client was told */
+    }
     return 0;
 }

@@ -46,15 +46,15 @@ static const regio_config *build(fixture *f, const regio_raw_value *values, size
 
 #define DWORD(name_, v)                                                                            \
     {                                                                                              \
-        .name = name_, .type = REGIO_REG_DWORD, .data = dword_bytes(v), .size = 4                    \
+        .name = name_, .type = REGIO_REG_DWORD, .data = dword_bytes(v), .size = 4                  \
     }
 #define MULTI(name_, lit)                                                                          \
     {                                                                                              \
-        .name = name_, .type = REGIO_REG_MULTI_SZ, .data = U16(lit)                                  \
+        .name = name_, .type = REGIO_REG_MULTI_SZ, .data = U16(lit)                                \
     }
 #define SZ(name_, lit)                                                                             \
     {                                                                                              \
-        .name = name_, .type = REGIO_REG_SZ, .data = U16(lit)                                        \
+        .name = name_, .type = REGIO_REG_SZ, .data = U16(lit)                                      \
     }
 
 static void missing_key_gives_every_default(void **state)
@@ -67,7 +67,7 @@ static void missing_key_gives_every_default(void **state)
     assert_int_equal(c->relay_flags.value, 0);
     assert_string_equal(c->relay_flags.name, "RelayFlags");
     const regio_list *lists[] = {&c->relay_deny_list, &c->relay_allow_list, &c->relay_local_ip_list,
-                               &c->local_domains, &c->listen_addresses};
+                                 &c->local_domains, &c->listen_addresses};
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(lists[i]->state, REGIO_VALUE_ABSENT);
         assert_int_equal(lists[i]->count, 0);
@@ -149,7 +149,7 @@ static void configuration_outlives_the_raw_bytes(void **state)
 {
     fixture *f = *state;
     regio_raw_value values[] = {MULTI("RelayAllowList", "10.0.0.0/8\0\0"),
-                              SZ("SmtpHostName", "mx.example.net")};
+                                SZ("SmtpHostName", "mx.example.net")};
     build(f, values, 2);
     raw_bytes_free_all(); /* the registry buffers are gone; the configuration is not */
     assert_string_equal(f->config->relay_allow_list.lines[0], "10.0.0.0/8");
@@ -236,8 +236,8 @@ static void near_miss_names_get_a_did_you_mean_warning(void **state)
                           "did you mean RelayAllowList?") >= 0);
     assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayDneyList",
                           "did you mean RelayDenyList?") >= 0);
-    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "ListenPorts", "did you mean ListenPort?") >=
-                0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "ListenPorts",
+                          "did you mean ListenPort?") >= 0);
     assert_true(find_diag(&f->diags, REGIO_SEV_INFO, "Comment", "not a value imsrelay reads") >= 0);
     assert_int_equal(regio_diag_count(&f->diags, REGIO_SEV_ERROR), 0);
 }
@@ -357,9 +357,9 @@ static void mail_root_must_be_an_absolute_path(void **state)
     const char *good[] = {"C:\\ProgramData\\imsrelay", "d:/mail", "\\\\server\\share\\mail"};
     for (size_t i = 0; i < 3; i++) {
         regio_raw_value v = {.name = "MailRoot",
-                           .type = REGIO_REG_SZ,
-                           .data = utf16(good[i], strlen(good[i])),
-                           .size = 2 * strlen(good[i])};
+                             .type = REGIO_REG_SZ,
+                             .data = utf16(good[i], strlen(good[i])),
+                             .size = 2 * strlen(good[i])};
         const regio_config *c = build(f, &v, 1);
         assert_int_equal(c->mail_root_state, REGIO_VALUE_OK);
         assert_string_equal(c->mail_root, good[i]);
@@ -367,9 +367,9 @@ static void mail_root_must_be_an_absolute_path(void **state)
     const char *bad[] = {"imsrelay", "\\imsrelay", "C:imsrelay", "%ProgramData%\\imsrelay"};
     for (size_t i = 0; i < 4; i++) {
         regio_raw_value v = {.name = "MailRoot",
-                           .type = REGIO_REG_EXPAND_SZ,
-                           .data = utf16(bad[i], strlen(bad[i])),
-                           .size = 2 * strlen(bad[i])};
+                             .type = REGIO_REG_EXPAND_SZ,
+                             .data = utf16(bad[i], strlen(bad[i])),
+                             .size = 2 * strlen(bad[i])};
         const regio_config *c = build(f, &v, 1);
         assert_int_equal(c->mail_root_state, REGIO_VALUE_UNREADABLE);
         assert_string_equal(c->mail_root, "%ProgramData%\\imsrelay");
@@ -385,9 +385,9 @@ static void host_name_cannot_inject_into_smtp_replies(void **state)
     regio_host_defaults defaults = {.host_name = "server1.example.com"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         regio_raw_value v = {.name = "SmtpHostName",
-                           .type = REGIO_REG_SZ,
-                           .data = utf16(bad[i], strlen(bad[i])),
-                           .size = 2 * strlen(bad[i])};
+                             .type = REGIO_REG_SZ,
+                             .data = utf16(bad[i], strlen(bad[i])),
+                             .size = 2 * strlen(bad[i])};
         regio_config_free(f->config);
         regio_diag_list_free(&f->diags);
         f->config = regio_config_build_with_defaults(&v, 1, false, &defaults, &f->diags);
@@ -401,7 +401,7 @@ static void machine_defaults_apply_when_values_are_absent(void **state)
 {
     fixture *f = *state;
     regio_host_defaults defaults = {.mail_root = "C:\\ProgramData\\imsrelay",
-                                  .host_name = "server1.example.com"};
+                                    .host_name = "server1.example.com"};
     f->config = regio_config_build_with_defaults(NULL, 0, false, &defaults, &f->diags);
     assert_string_equal(f->config->mail_root, "C:\\ProgramData\\imsrelay");
     assert_string_equal(f->config->host_name, "server1.example.com");

@@ -80,8 +80,7 @@ static void set_dword(HKEY key, const wchar_t *name, DWORD value)
 
 static const regio_config *read_config(fixture *f)
 {
-    f->config =
-            reg_reader_read_config_from(HKEY_CURRENT_USER, f->parameters, f->tcpip, &f->diags);
+    f->config = reg_reader_read_config_from(HKEY_CURRENT_USER, f->parameters, f->tcpip, &f->diags);
     assert_non_null(f->config);
     return f->config;
 }

@@ -96,7 +96,8 @@ static void odd_byte_count_ignores_the_last_byte_with_a_warning(void **state)
     const char *expected[] = {"10.0.0.1"};
     assert_int_equal(f->state, REGIO_VALUE_OK);
     assert_lines(f, expected, 1);
-    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayDenyList", "odd number of bytes") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayDenyList", "odd number of bytes") >=
+                0);
 }
 
 static void empty_values_have_no_lines(void **state)
@@ -166,7 +167,8 @@ static void reg_sz_with_text_after_its_nul_is_unreadable(void **state)
                "10.0.0.2\0"));
     assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
     assert_int_equal(f->list.count, 0);
-    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "after its terminating") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "after its terminating") >=
+                0);
 }
 
 static void other_types_are_unreadable_with_an_error(void **state)
@@ -184,8 +186,8 @@ static void other_types_are_unreadable_with_an_error(void **state)
         decode(f, types[i], U16("10.0.0.1\0\0"));
         assert_int_equal(f->state, REGIO_VALUE_UNREADABLE);
         assert_int_equal(f->list.count, 0);
-        assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "expected REG_MULTI_SZ") >=
-                    0);
+        assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList",
+                              "expected REG_MULTI_SZ") >= 0);
     }
 }
 
@@ -377,7 +379,8 @@ static void dword_decoding(void **state)
         v.data = bad[i].data;
         v.size = bad[i].size;
         out = 7;
-        assert_int_equal(regio_decode_dword(&v, "RelayFlags", &out, &f->diags), REGIO_VALUE_UNREADABLE);
+        assert_int_equal(regio_decode_dword(&v, "RelayFlags", &out, &f->diags),
+                         REGIO_VALUE_UNREADABLE);
         assert_int_equal(out, 7);
         assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayFlags", bad[i].reason) >= 0);
     }

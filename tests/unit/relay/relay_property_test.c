@@ -150,8 +150,9 @@ static relay_addr random_query(rng *r, const relay_list *list)
 }
 
 /* The article read aloud, on the linear scan. */
-static void reference_decide(const relay_policy *p, const relay_addr *client, const relay_addr *local,
-                             bool authenticated, bool *allowed, relay_step *step, uint32_t *line)
+static void reference_decide(const relay_policy *p, const relay_addr *client,
+                             const relay_addr *local, bool authenticated, bool *allowed,
+                             relay_step *step, uint32_t *line)
 {
     *line = 0;
     if (relay_policy_fail_closed(p)) {

@@ -24,8 +24,9 @@ static smtp_path_status parse(const char *text, unsigned flags, smtp_path *p)
 {
     size_t used;
     smtp_path_status st = smtp_path_parse(text, strlen(text), flags, p, &used);
-    if (st == SMTP_PATH_OK)
+    if (st == SMTP_PATH_OK) {
         assert_int_equal(used, strlen(text));
+    }
     return st;
 }
 
@@ -33,8 +34,9 @@ static smtp_path_status parse(const char *text, unsigned flags, smtp_path *p)
 static int classify(const char *text)
 {
     smtp_path p;
-    if (parse(text, SMTP_PATH_ALLOW_POSTMASTER, &p) != SMTP_PATH_OK)
+    if (parse(text, SMTP_PATH_ALLOW_POSTMASTER, &p) != SMTP_PATH_OK) {
         return -1;
+    }
     return (int)smtp_recipient_classify(&p, domains, NDOMAINS);
 }
 
@@ -169,11 +171,13 @@ static void ipv6_literal_forms(void **state)
                                       "<u@[IPv6:1::2::3]>",
                                       "<u@[IPv6:1.2.3.4::]>",
                                       "<u@[IPv6:g::1]>"};
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         assert_int_equal(classify(good[i]), RELAY);
+    }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        if (classify(bad[i]) != REJECTED)
+        if (classify(bad[i]) != REJECTED) {
             fail_msg("accepted %s", bad[i]);
+        }
     }
 }
 
@@ -244,8 +248,9 @@ static void malformed_paths_are_rejected(void **state)
         size_t used = 0;
         smtp_path_status st =
                 smtp_path_parse(bad[i], strlen(bad[i]), SMTP_PATH_ALLOW_POSTMASTER, &p, &used);
-        if (st == SMTP_PATH_OK && used == strlen(bad[i]))
+        if (st == SMTP_PATH_OK && used == strlen(bad[i])) {
             fail_msg("accepted \"%s\"", bad[i]);
+        }
     }
 }
 
@@ -294,8 +299,9 @@ static void every_trick_in_a_session_gets_the_relay_decision(void **state)
                  tricks[i]);
         snprintf(expected, sizeof expected, "550 5.7.1 <%s>... relaying prohibited\r\n", tricks[i]);
         const char *out = test_conversation(t, input, 0);
-        if (strstr(out, expected) == NULL)
+        if (strstr(out, expected) == NULL) {
             fail_msg("%s: %s", tricks[i], out);
+        }
         assert_int_equal(t->relay_calls, 1);
         assert_string_equal(t->relay_last_recipient, tricks[i]);
         test_host_free(t);

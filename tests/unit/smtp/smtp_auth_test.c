@@ -297,9 +297,11 @@ static void base64_is_strict(void **state)
     assert_int_equal(n, 3);
     static const char *const bad[] = {"YWxpY2U", "YWxpY2U==",  "YQ=",  "Y===",  "====", "YQ==YQ==",
                                       "YW xp",   "YWx\npY2U=", "YR==", "YWE==", "YW-_", "YW=h"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (smtp_base64_decode(bad[i], strlen(bad[i]), out, sizeof out, &n))
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (smtp_base64_decode(bad[i], strlen(bad[i]), out, sizeof out, &n)) {
             fail_msg("accepted \"%s\"", bad[i]);
+        }
+    }
     /* The output bound is enforced. */
     assert_false(smtp_base64_decode("YWxpY2U=", 8, out, 4, &n));
     assert_true(smtp_base64_decode("YWxpY2U=", 8, out, 5, &n));

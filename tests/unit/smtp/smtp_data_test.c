@@ -29,9 +29,11 @@ static void sink(void *ctx, const uint8_t *bytes, size_t len)
 static bool contains(const char *hay, size_t len, const char *needle)
 {
     size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= len; i++)
-        if (memcmp(hay + i, needle, n) == 0)
+    for (size_t i = 0; i + n <= len; i++) {
+        if (memcmp(hay + i, needle, n) == 0) {
             return true;
+        }
+    }
     return false;
 }
 
@@ -125,8 +127,9 @@ static void no_variant_ends_the_data_in_the_decoder(void **state)
             smtp_data_decoder d;
             bool ended;
             size_t used = decode(in, n, chunk, &out, &d, &ended);
-            if (ended)
+            if (ended) {
                 fail_msg("%s ended the data", variants[v].name);
+            }
             assert_int_equal(used, n);
             assert_int_equal(d.bare_cr || d.bare_lf, variants[v].bare);
         }
@@ -162,8 +165,9 @@ static void no_variant_smuggles_a_second_message(void **state)
             smtp_session *s = test_session(t);
             test_feed(t, s, in, n, chunks[c]);
             smtp_session_destroy(s);
-            if (t->begins != 1)
+            if (t->begins != 1) {
                 fail_msg("%s: %d transactions", variants[v].name, t->begins);
+            }
             assert_int_equal(t->ends, 1);
             assert_null(strstr(t->log, "C: MAIL FROM:<evil"));
             assert_null(strstr(t->log, "C: RCPT TO:<victim"));
@@ -178,8 +182,9 @@ static void no_variant_smuggles_a_second_message(void **state)
                             : "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
                               "250 2.0.0 Message accepted for delivery\r\n"
                               "221 2.0.0 mx.example.com closing connection\r\n";
-            if (strstr(t->output, expected) == NULL)
+            if (strstr(t->output, expected) == NULL) {
                 fail_msg("%s (chunk %zu): %s", variants[v].name, chunks[c], t->output);
+            }
             assert_int_equal(test_committed(t), variants[v].bare ? 0 : 1);
             if (!variants[v].bare) {
                 /* The would-be second message is content of the first. */
@@ -245,8 +250,9 @@ static void large_message_streams_in_bounded_pieces(void **state)
     memset(line, 'm', 98);
     line[98] = '\r';
     line[99] = '\n';
-    for (int i = 0; i < 9000; i++) /* 900 000 bytes */
+    for (int i = 0; i < 9000; i++) { /* 900 000 bytes */
         test_feed(t, s, line, sizeof line, 0);
+    }
     test_feeds(t, s, ".\r\n");
     assert_int_equal(t->messages[0].body_len, 900000);
     assert_true(t->messages[0].committed);

@@ -74,24 +74,28 @@ int main(int argc, char **argv)
     size_t chunk = 80 * 819;
     int chunks = tiny ? 4 : 4096;
     char *lines = malloc(chunk);
-    if (lines == NULL)
+    if (lines == NULL) {
         return 1;
+    }
     for (size_t i = 0; i < chunk; i += 80) {
         memset(lines + i, 'x', 78);
-        if ((i / 80) % 10 == 0)
+        if ((i / 80) % 10 == 0) {
             lines[i] = '.';
+        }
         lines[i + 78] = '\r';
         lines[i + 79] = '\n';
     }
     smtp_session *s = smtp_session_create(&host);
-    if (s == NULL)
+    if (s == NULL) {
         return 1;
+    }
     static const char head[] =
             "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n";
     feed_all(s, head, sizeof head - 1);
     double t0 = seconds();
-    for (int i = 0; i < chunks; i++)
+    for (int i = 0; i < chunks; i++) {
         feed_all(s, lines, chunk);
+    }
     feed_all(s, ".\r\n", 3);
     double t1 = seconds();
     smtp_session_destroy(s);
@@ -117,8 +121,9 @@ int main(int argc, char **argv)
     t0 = seconds();
     for (int i = 0; i < sessions; i++) {
         smtp_session *x = smtp_session_create(&host);
-        if (x == NULL)
+        if (x == NULL) {
             return 1;
+        }
         feed_all(x, conv, n);
         smtp_session_destroy(x);
     }
@@ -131,10 +136,12 @@ int main(int argc, char **argv)
     t0 = seconds();
     for (int i = 0; i < slow; i++) {
         smtp_session *x = smtp_session_create(&host);
-        if (x == NULL)
+        if (x == NULL) {
             return 1;
-        for (size_t k = 0; k < n; k++)
+        }
+        for (size_t k = 0; k < n; k++) {
             feed_all(x, conv + k, 1);
+        }
         smtp_session_destroy(x);
     }
     t1 = seconds();

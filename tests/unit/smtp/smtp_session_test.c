@@ -349,8 +349,9 @@ static void very_long_line_in_small_feeds_keeps_memory_bounded(void **state)
     size_t bound = smtp_session_memory(&t->host.limits);
     char chunk[1000];
     memset(chunk, 'z', sizeof chunk);
-    for (int i = 0; i < 2000; i++)
+    for (int i = 0; i < 2000; i++) {
         assert_int_equal(smtp_session_feed(s, chunk, sizeof chunk), sizeof chunk);
+    }
     test_feeds(t, s, "\r\nNOOP\r\n");
     assert_string_equal(t->output, GREETING "500 5.5.2 Line too long\r\n250 2.0.0 OK\r\n");
     assert_int_equal(smtp_session_memory(&t->host.limits), bound);
@@ -531,8 +532,9 @@ static void a_client_that_never_reads_cannot_grow_the_output(void **state)
     smtp_session *s = test_session(t);
     size_t n = 20000;
     char *input = malloc(n * 6);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         memcpy(input + i * 6, "NOOP\r\n", 6);
+    }
     size_t used = smtp_session_feed(s, input, n * 6);
     smtp_output out = smtp_session_output(s);
     assert_true(used < n * 6);
@@ -542,14 +544,16 @@ static void a_client_that_never_reads_cannot_grow_the_output(void **state)
     size_t replies = 0;
     while (used < n * 6) {
         out = smtp_session_output(s);
-        for (size_t i = 0; i + 1 < out.length; i++)
+        for (size_t i = 0; i + 1 < out.length; i++) {
             replies += out.bytes[i] == '\r' && out.bytes[i + 1] == '\n';
+        }
         smtp_session_output_sent(s, out.length);
         used += smtp_session_feed(s, input + used, n * 6 - used);
     }
     out = smtp_session_output(s);
-    for (size_t i = 0; i + 1 < out.length; i++)
+    for (size_t i = 0; i + 1 < out.length; i++) {
         replies += out.bytes[i] == '\r' && out.bytes[i + 1] == '\n';
+    }
     assert_int_equal(replies, n + 1); /* the greeting and one 250 per NOOP */
     free(input);
     smtp_session_destroy(s);

@@ -13,8 +13,9 @@ static const char *const local_domains[] = {"example.com", "[192.0.2.1]", "Mail.
 
 static void append(char *buf, size_t *len, size_t cap, const char *bytes, size_t n)
 {
-    if (n > cap - 1 - *len)
+    if (n > cap - 1 - *len) {
         fail_msg("test buffer overflow");
+    }
     memcpy(buf + *len, bytes, n);
     *len += n;
     buf[*len] = '\0';
@@ -27,8 +28,9 @@ static smtp_relay_verdict relay_check(void *ctx, const smtp_relay_query *q)
     snprintf(t->relay_last_recipient, sizeof t->relay_last_recipient, "%s", q->recipient);
     snprintf(t->relay_last_account, sizeof t->relay_last_account, "%s",
              q->auth_account != NULL ? q->auth_account : "(none)");
-    if (t->relay_allow_all || (t->relay_allow_authenticated && q->auth_account != NULL))
+    if (t->relay_allow_all || (t->relay_allow_authenticated && q->auth_account != NULL)) {
         return SMTP_RELAY_ALLOW;
+    }
     return SMTP_RELAY_DENY;
 }
 
@@ -38,8 +40,9 @@ static smtp_auth_verdict auth_check(void *ctx, const char *user, const char *pas
     t->auth_calls++;
     snprintf(t->auth_last_user, sizeof t->auth_last_user, "%s", user);
     snprintf(t->auth_last_password, sizeof t->auth_last_password, "%s", password);
-    if (t->auth_tempfail)
+    if (t->auth_tempfail) {
         return SMTP_AUTH_TEMPFAIL;
+    }
     return strcmp(user, t->user) == 0 && strcmp(password, t->password) == 0 ? SMTP_AUTH_OK
                                                                             : SMTP_AUTH_FAIL;
 }
@@ -54,14 +57,16 @@ static bool data_begin(void *ctx, const smtp_envelope *e)
         t->ends++; /* no data_end follows a refused begin */
         return false;
     }
-    if (t->begins > TEST_MAX_MESSAGES)
+    if (t->begins > TEST_MAX_MESSAGES) {
         fail_msg("too many messages");
+    }
     test_message *m = &t->messages[t->begins - 1];
     size_t n =
             (size_t)snprintf(m->envelope, sizeof m->envelope, "%s|%s|", e->helo_name, e->mail_from);
-    for (size_t i = 0; i < e->recipient_count; i++)
+    for (size_t i = 0; i < e->recipient_count; i++) {
         n += (size_t)snprintf(m->envelope + n, sizeof m->envelope - n, "%s%s(%c)", i ? "," : "",
                               e->recipients[i].mailbox, e->recipients[i].local ? 'L' : 'R');
+    }
     snprintf(m->envelope + n, sizeof m->envelope - n, "|%s|%s|%s|%llu", e->client_address,
              e->auth_account != NULL ? e->auth_account : "(none)",
              e->body == SMTP_BODY_8BITMIME ? "8BITMIME"
@@ -89,10 +94,11 @@ static bool data_end(void *ctx, smtp_data_outcome outcome)
     assert_true(t->begins == t->ends + 1);
     t->ends++;
     test_message *m = &t->messages[t->begins - 1];
-    if (outcome == SMTP_DATA_COMMIT && !t->fail_commit)
+    if (outcome == SMTP_DATA_COMMIT && !t->fail_commit) {
         m->committed = true;
-    else
+    } else {
         m->aborted = true;
+    }
     return outcome == SMTP_DATA_COMMIT && !t->fail_commit;
 }
 
@@ -125,8 +131,9 @@ void test_host_init(test_host *t)
 
 void test_host_free(test_host *t)
 {
-    for (int i = 0; i < TEST_MAX_MESSAGES; i++)
+    for (int i = 0; i < TEST_MAX_MESSAGES; i++) {
         free(t->messages[i].body);
+    }
 }
 
 smtp_session *test_session(test_host *t)
@@ -145,8 +152,9 @@ static void drain(test_host *t, smtp_session *s)
     }
     append(t->output, &t->output_len, sizeof t->output, (const char *)out.bytes, out.length);
     smtp_session_output_sent(s, out.length);
-    if (out.close)
+    if (out.close) {
         t->closed = true;
+    }
 }
 
 const char *test_feed(test_host *t, smtp_session *s, const char *input, size_t len, size_t chunk)
@@ -162,8 +170,9 @@ const char *test_feed(test_host *t, smtp_session *s, const char *input, size_t l
             used += got;
             smtp_output out = smtp_session_output(s);
             /* Consuming nothing is only allowed while something waits to be sent. */
-            if (got == 0 && out.length == 0 && out.delay_ms == 0)
+            if (got == 0 && out.length == 0 && out.delay_ms == 0) {
                 fail_msg("feed made no progress with nothing to send");
+            }
             stalls = got == 0 ? stalls + 1 : 0;
             assert_true(stalls < 3);
             drain(t, s);
@@ -189,7 +198,8 @@ const char *test_conversation(test_host *t, const char *input, size_t chunk)
 int test_committed(const test_host *t)
 {
     int n = 0;
-    for (int i = 0; i < TEST_MAX_MESSAGES; i++)
+    for (int i = 0; i < TEST_MAX_MESSAGES; i++) {
         n += t->messages[i].committed;
+    }
     return n;
 }

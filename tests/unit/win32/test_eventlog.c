@@ -128,7 +128,8 @@ static void diagnostics(void)
 {
     regio_diag_list diags;
     regio_diag_list_init(&diags);
-    regio_diag_add(&diags, REGIO_SEV_ERROR, "RelayDenyList", 3, "10.0.0.256", "octet 4 is above 255");
+    regio_diag_add(&diags, REGIO_SEV_ERROR, "RelayDenyList", 3, "10.0.0.256",
+                   "octet 4 is above 255");
     regio_diag_add(&diags, REGIO_SEV_WARNING, "RelayFlags", 0, NULL, "bits 0x10 have no meaning");
     regio_diag_add(&diags, REGIO_SEV_INFO, "ListenPort", 0, NULL, "the default is used");
     assert_int_equal(eventlog_config_diags(&diags), 1);

@@ -74,8 +74,8 @@ int wmain(int argc, wchar_t **argv)
     print_config(config);
     for (size_t i = 0; i < diags.count; i++) {
         const regio_diag *d = &diags.items[i];
-        printf("diag %s %s %lu: %s\n", regio_severity_name(d->severity), d->value[0] ? d->value : "-",
-               (unsigned long)d->line, d->message);
+        printf("diag %s %s %lu: %s\n", regio_severity_name(d->severity),
+               d->value[0] ? d->value : "-", (unsigned long)d->line, d->message);
     }
     regio_config_free(config);
     regio_diag_list_free(&diags);

@@ -4,6 +4,7 @@
 #   make run      run the service under Wine with a default configuration
 #   make test     the whole suite: native, sanitizers + fuzzers, and under Wine
 #   make bench    the benchmarks
+#   make fuzz     every fuzzer for FUZZ_SECONDS each (default 300), corpora kept in out/fuzz
 #   make format   clang-format the tree
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -12,7 +13,7 @@ JOBS ?= $(shell nproc)
 CTEST := ctest --output-on-failure -j $(JOBS)
 
 .PHONY: all setup native win asan dist test test-native test-asan test-wine bench run \
-        format format-check clean
+        format format-check clean fuzz
 
 setup:
 	@build/setup.sh
@@ -67,6 +68,15 @@ bench: dist $(OUT)/bench/CMakeCache.txt
 
 $(OUT)/bench/CMakeCache.txt: | setup
 	cmake -S . -B $(OUT)/bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+# The same fuzz targets `make test` runs for 15 s each, for longer, in their own tree so that
+# their corpora grow from run to run.
+FUZZ_SECONDS ?= 300
+fuzz: | setup
+	CC=clang cmake -S . -B $(OUT)/fuzz -DCMAKE_BUILD_TYPE=Debug -DIMSRELAY_SANITIZE=ON \
+		-DIMSRELAY_FUZZ=ON -DIMSRELAY_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	cmake --build $(OUT)/fuzz -j $(JOBS)
+	cd $(OUT)/fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz --timeout $$(($(FUZZ_SECONDS) + 120))
 
 run: dist
 	build/make-run.sh

@@ -71,7 +71,7 @@ function(imsrelay_fuzz_target name)
     if(T_CORPUS)
         set(seeds ${T_CORPUS})
     endif()
-    if(NOT DEFINED IMSRELAY_FUZZ_SECONDS)
+    if(NOT IMSRELAY_FUZZ_SECONDS)
         set(IMSRELAY_FUZZ_SECONDS 15)
     endif()
     add_test(NAME ${name}

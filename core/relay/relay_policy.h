@@ -1,5 +1,5 @@
-/* The relay policy: the article's decision logic (design.md "Decision logic") applied to
- * compiled lists, with the fail-closed rules of design.md "Bad configuration never opens the
+/* The relay policy: the article's decision logic (docs/design.md "Decision logic") applied to
+ * compiled lists, with the fail-closed rules of docs/design.md "Bad configuration never opens the
  * relay".
  *
  *   cfg = regio_config_build(...);                    registry -> configuration

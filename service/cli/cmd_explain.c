@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "common/win_text.h"
 #include "config.h"
 #include "diag.h"
 #include "relay_addr.h"
@@ -41,11 +42,6 @@ typedef struct explain_args {
     bool has_local, has_auth, has_recipient;
 } explain_args;
 
-static bool narrow(const wchar_t *in, char *out, size_t size)
-{
-    return WideCharToMultiByte(CP_UTF8, 0, in, -1, out, (int)size, NULL, NULL) > 0;
-}
-
 static const char *parse_args(int argc, wchar_t **argv, explain_args *a)
 {
     bool has_client = false;
@@ -58,20 +54,20 @@ static const char *parse_args(int argc, wchar_t **argv, explain_args *a)
             if ((local && a->has_local) || (!local && a->has_auth)) {
                 return "an option is given twice";
             }
-            if (!narrow(argv[++i], local ? a->local : a->account,
-                        local ? sizeof(a->local) : sizeof(a->account))) {
+            if (!win_text_utf8_into(argv[++i], local ? a->local : a->account,
+                                    local ? sizeof(a->local) : sizeof(a->account))) {
                 return "an argument is too long";
             }
             *(local ? &a->has_local : &a->has_auth) = true;
         } else if (argv[i][0] == L'-' && argv[i][1] == L'-') {
             return "unknown option";
         } else if (!has_client) {
-            if (!narrow(argv[i], a->client, sizeof(a->client))) {
+            if (!win_text_utf8_into(argv[i], a->client, sizeof(a->client))) {
                 return "the client address is too long";
             }
             has_client = true;
         } else if (!a->has_recipient) {
-            if (!narrow(argv[i], a->recipient, sizeof(a->recipient))) {
+            if (!win_text_utf8_into(argv[i], a->recipient, sizeof(a->recipient))) {
                 return "the recipient is too long";
             }
             a->has_recipient = true;

@@ -1,5 +1,6 @@
-/* imsrelay.exe install | uninstall: what an administrator would otherwise do by hand with
- * sc.exe and regedit. Both are idempotent and say what they did, line by line. */
+/* imsrelay.exe install: what an administrator would otherwise do by hand with sc.exe and
+ * regedit: the service, its event source, safe defaults in Parameters, and MailRoot with
+ * its access rights. Idempotent; says what it did, line by line. */
 #include <windows.h>
 #include <aclapi.h>
 #include <sddl.h>
@@ -8,72 +9,21 @@
 #include <stdlib.h>
 #include <wchar.h>
 
+#include "cli/cli_admin.h"
 #include "cli/commands.h"
+#include "events/eventlog.h"
 #include "host/svc_host.h"
-#include "store/reg_export.h"
 
-#define SERVICE_KEY    IDENTITY_WIDE(IDENTITY_SERVICE_KEY)
-#define PARAMETERS_KEY SERVICE_KEY L"\\Parameters"
-#define EVENT_SOURCE_KEY                                                                           \
-    L"SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\MSExchangeIMC"
 #define SERVICE_ACCOUNT L"NT AUTHORITY\\LocalService"
 #define SERVICE_DESCRIPTION                                                                        \
     L"SMTP front end with the relay control of the Exchange Server 5.5 Internet Mail "             \
     L"Service: RelayFlags, RelayDenyList, RelayAllowList and RelayLocalIPList under "              \
-    L"HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSExchangeIMC\\Parameters."
-#define DEFAULT_MAIL_ROOT L"%ProgramData%\\imsrelay"
-#define STOP_WAIT_MS      30000
+    L"HKLM\\" CLI_ADMIN_PARAMETERS_KEY L"."
 
 /* MailRoot: full control for SYSTEM and Administrators, modify for the service account
  * (Local Service), nothing for anyone else: it holds other people's mail. */
 #define MAIL_ROOT_SDDL           L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;LS)"
 #define MAIL_ROOT_SERVICE_RIGHTS 0x1301bf /* "modify": read, write, delete; no ACL changes */
-
-static int failed(const wchar_t *what, DWORD error)
-{
-    wchar_t text[512] = L"";
-    FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, error, 0, text,
-                   sizeof(text) / sizeof(text[0]), NULL);
-    for (size_t n = wcslen(text); n > 0 && (text[n - 1] == L'\r' || text[n - 1] == L'\n');) {
-        text[--n] = L'\0';
-    }
-    if (error == ERROR_ACCESS_DENIED) {
-        fwprintf(stderr,
-                 L"imsrelay: %ls: access denied. Run this command as an administrator (an "
-                 L"elevated command prompt).\n",
-                 what);
-        return 5;
-    }
-    fwprintf(stderr, L"imsrelay: %ls: %ls (error %lu)\n", what, text, error);
-    return 1;
-}
-
-/* True when this process can administer the machine (a member of Administrators with an
- * elevated token). Asked first so that nothing is half done for lack of rights. */
-static bool is_administrator(void)
-{
-    SID_IDENTIFIER_AUTHORITY nt = SECURITY_NT_AUTHORITY;
-    PSID admins;
-    BOOL member = FALSE;
-    if (!AllocateAndInitializeSid(&nt, 2, SECURITY_BUILTIN_DOMAIN_RID, DOMAIN_ALIAS_RID_ADMINS, 0,
-                                  0, 0, 0, 0, 0, &admins)) {
-        return true; /* cannot tell: let the operations themselves say */
-    }
-    if (!CheckTokenMembership(NULL, admins, &member)) {
-        member = TRUE;
-    }
-    FreeSid(admins);
-    return member != FALSE;
-}
-
-static int need_administrator(const wchar_t *command)
-{
-    fwprintf(stderr,
-             L"imsrelay: %ls needs administrator rights. Open a command prompt with \"Run as "
-             L"administrator\" and run it again.\n",
-             command);
-    return 5;
-}
 
 static DWORD set_dword_if_absent(HKEY key, const wchar_t *name, DWORD value, bool *set)
 {
@@ -126,12 +76,12 @@ static void said_default(const wchar_t *name, const wchar_t *value, bool set)
 static int install_parameters(void)
 {
     HKEY key;
-    DWORD s = RegCreateKeyExW(HKEY_LOCAL_MACHINE, PARAMETERS_KEY, 0, NULL, 0, KEY_READ | KEY_WRITE,
-                              NULL, &key, NULL);
+    DWORD s = RegCreateKeyExW(HKEY_LOCAL_MACHINE, CLI_ADMIN_PARAMETERS_KEY, 0, NULL, 0,
+                              KEY_READ | KEY_WRITE, NULL, &key, NULL);
     if (s != ERROR_SUCCESS) {
-        return failed(L"cannot create the Parameters key", s);
+        return cli_admin_fail(L"cannot create the Parameters key", s);
     }
-    fwprintf(stdout, L"Parameters: HKLM\\%ls\n", PARAMETERS_KEY);
+    fwprintf(stdout, L"Parameters: HKLM\\%ls\n", CLI_ADMIN_PARAMETERS_KEY);
     bool set;
     s = set_dword_if_absent(key, L"RelayFlags", 2, &set);
     if (s == ERROR_SUCCESS) {
@@ -153,61 +103,7 @@ static int install_parameters(void)
         }
     }
     RegCloseKey(key);
-    return s == ERROR_SUCCESS ? 0 : failed(L"cannot write the default values", s);
-}
-
-/* MailRoot as the service will use it: the Parameters value, else the default. */
-static bool mail_root(wchar_t *out, DWORD size)
-{
-    wchar_t raw[MAX_PATH] = DEFAULT_MAIL_ROOT;
-    DWORD bytes = sizeof(raw) - sizeof(wchar_t);
-    DWORD type;
-    HKEY key;
-    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, PARAMETERS_KEY, 0, KEY_READ, &key) == ERROR_SUCCESS) {
-        if (RegQueryValueExW(key, L"MailRoot", NULL, &type, (BYTE *)raw, &bytes) != ERROR_SUCCESS ||
-            (type != REG_SZ && type != REG_EXPAND_SZ) || bytes < 2 * sizeof(wchar_t)) {
-            wcscpy(raw, DEFAULT_MAIL_ROOT);
-        } else {
-            raw[bytes / sizeof(wchar_t)] = L'\0';
-        }
-        RegCloseKey(key);
-    }
-    DWORD n = ExpandEnvironmentStringsW(raw, out, size);
-    return n > 0 && n <= size;
-}
-
-/* Creates a folder and its missing parents; *created (may be NULL) tells whether `path`
- * itself is new. */
-static DWORD make_folder(const wchar_t *path, bool *created)
-{
-    if (created) {
-        *created = false;
-    }
-    if (CreateDirectoryW(path, NULL)) {
-        if (created) {
-            *created = true;
-        }
-        return ERROR_SUCCESS;
-    }
-    if (GetLastError() == ERROR_ALREADY_EXISTS) {
-        return ERROR_SUCCESS;
-    }
-    if (GetLastError() != ERROR_PATH_NOT_FOUND) {
-        return GetLastError();
-    }
-    wchar_t parent[MAX_PATH];
-    wcsncpy(parent, path, MAX_PATH - 1);
-    parent[MAX_PATH - 1] = L'\0';
-    wchar_t *slash = wcsrchr(parent, L'\\');
-    if (!slash || slash == parent) {
-        return ERROR_PATH_NOT_FOUND;
-    }
-    *slash = L'\0';
-    DWORD s = make_folder(parent, NULL);
-    if (s != ERROR_SUCCESS) {
-        return s;
-    }
-    return make_folder(path, created);
+    return s == ERROR_SUCCESS ? 0 : cli_admin_fail(L"cannot write the default values", s);
 }
 
 /* A new MailRoot gets MAIL_ROOT_SDDL: nobody but the service and administrators reads mail. */
@@ -269,17 +165,17 @@ static DWORD grant_service(const wchar_t *path)
 static int install_mail_root(void)
 {
     wchar_t path[MAX_PATH];
-    if (!mail_root(path, MAX_PATH)) {
-        return failed(L"cannot expand MailRoot", ERROR_BAD_PATHNAME);
+    if (!cli_admin_mail_root(path, MAX_PATH)) {
+        return cli_admin_fail(L"cannot expand MailRoot", ERROR_BAD_PATHNAME);
     }
     bool created = false;
-    DWORD s = make_folder(path, &created);
+    DWORD s = cli_admin_make_folder(path, &created);
     if (s != ERROR_SUCCESS) {
-        return failed(L"cannot create MailRoot", s);
+        return cli_admin_fail(L"cannot create MailRoot", s);
     }
     s = created ? protect_new_folder(path) : grant_service(path);
     if (s != ERROR_SUCCESS) {
-        return failed(L"cannot set the access rights of MailRoot", s);
+        return cli_admin_fail(L"cannot set the access rights of MailRoot", s);
     }
     if (created) {
         fwprintf(stdout,
@@ -296,10 +192,10 @@ static int install_mail_root(void)
 static int install_event_source(const wchar_t *exe)
 {
     HKEY key;
-    DWORD s = RegCreateKeyExW(HKEY_LOCAL_MACHINE, EVENT_SOURCE_KEY, 0, NULL, 0, KEY_WRITE, NULL,
-                              &key, NULL);
+    DWORD s = RegCreateKeyExW(HKEY_LOCAL_MACHINE, CLI_ADMIN_EVENT_SOURCE_KEY, 0, NULL, 0, KEY_WRITE,
+                              NULL, &key, NULL);
     if (s != ERROR_SUCCESS) {
-        return failed(L"cannot register the event source", s);
+        return cli_admin_fail(L"cannot register the event source", s);
     }
     DWORD bytes = (DWORD)((wcslen(exe) + 1) * sizeof(wchar_t));
     DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
@@ -318,9 +214,10 @@ static int install_event_source(const wchar_t *exe)
     }
     RegCloseKey(key);
     if (s != ERROR_SUCCESS) {
-        return failed(L"cannot register the event source", s);
+        return cli_admin_fail(L"cannot register the event source", s);
     }
-    fwprintf(stdout, L"Event source: MSExchangeIMC in the Application log, messages in %ls\n", exe);
+    fwprintf(stdout, L"Event source: %ls in the Application log, messages in %ls\n",
+             IMSRELAY_EVENT_SOURCE_W, exe);
     return 0;
 }
 
@@ -351,7 +248,7 @@ static int install_service(const wchar_t *exe)
     swprintf(command, sizeof(command) / sizeof(command[0]), L"\"%ls\"", exe);
     SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_ALL_ACCESS);
     if (!scm) {
-        return failed(L"cannot open the Service Control Manager", GetLastError());
+        return cli_admin_fail(L"cannot open the Service Control Manager", GetLastError());
     }
     const wchar_t *verb = L"updated";
     SC_HANDLE service = OpenServiceW(scm, SVC_NAME_W, SERVICE_ALL_ACCESS);
@@ -362,7 +259,7 @@ static int install_service(const wchar_t *exe)
             DWORD e = GetLastError();
             CloseServiceHandle(service);
             CloseServiceHandle(scm);
-            return failed(L"cannot update the service", e);
+            return cli_admin_fail(L"cannot update the service", e);
         }
     } else if (GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST) {
         verb = L"created";
@@ -373,12 +270,12 @@ static int install_service(const wchar_t *exe)
         if (!service) {
             DWORD e = GetLastError();
             CloseServiceHandle(scm);
-            return failed(L"cannot create the service", e);
+            return cli_admin_fail(L"cannot create the service", e);
         }
     } else {
         DWORD e = GetLastError();
         CloseServiceHandle(scm);
-        return failed(L"cannot open the service", e);
+        return cli_admin_fail(L"cannot open the service", e);
     }
     fwprintf(stdout, L"Service %ls %ls: %ls, automatic start, account %ls\n", SVC_NAME_W, verb,
              command, SERVICE_ACCOUNT);
@@ -390,12 +287,6 @@ static int install_service(const wchar_t *exe)
     return 0;
 }
 
-static bool own_path(wchar_t *exe, DWORD size)
-{
-    DWORD n = GetModuleFileNameW(NULL, exe, size);
-    return n > 0 && n < size;
-}
-
 int cmd_install(int argc, wchar_t **argv)
 {
     (void)argv;
@@ -403,12 +294,14 @@ int cmd_install(int argc, wchar_t **argv)
         fwprintf(stderr, L"usage: imsrelay.exe install\n");
         return 2;
     }
-    if (!is_administrator()) {
-        return need_administrator(L"install");
+    int denied = cli_admin_require(L"install");
+    if (denied) {
+        return denied;
     }
     wchar_t exe[MAX_PATH];
-    if (!own_path(exe, MAX_PATH)) {
-        return failed(L"cannot find the path of imsrelay.exe", GetLastError());
+    DWORD exe_len = GetModuleFileNameW(NULL, exe, MAX_PATH);
+    if (exe_len == 0 || exe_len >= MAX_PATH) {
+        return cli_admin_fail(L"cannot find the path of imsrelay.exe", GetLastError());
     }
     int rc = install_service(exe);
     if (!rc) {
@@ -424,107 +317,4 @@ int cmd_install(int argc, wchar_t **argv)
         fwprintf(stdout, L"Installed. Start it with: net start %ls\n", SVC_NAME_W);
     }
     return rc;
-}
-
-/* Stops the service and waits (bounded) until it has stopped. */
-static void stop_service(SC_HANDLE service)
-{
-    SERVICE_STATUS status;
-    if (!QueryServiceStatus(service, &status) || status.dwCurrentState == SERVICE_STOPPED) {
-        return;
-    }
-    fwprintf(stdout, L"Stopping %ls...\n", SVC_NAME_W);
-    ControlService(service, SERVICE_CONTROL_STOP, &status);
-    ULONGLONG begin = GetTickCount64();
-    while (QueryServiceStatus(service, &status) && status.dwCurrentState != SERVICE_STOPPED &&
-           GetTickCount64() - begin < STOP_WAIT_MS) {
-        Sleep(200);
-    }
-}
-
-/* Saves Parameters under MailRoot before the service's key goes away with the service. */
-static int backup_parameters(void)
-{
-    wchar_t root[MAX_PATH];
-    if (!mail_root(root, MAX_PATH)) {
-        return failed(L"cannot expand MailRoot for the configuration backup", ERROR_BAD_PATHNAME);
-    }
-    DWORD s = make_folder(root, NULL);
-    if (s != ERROR_SUCCESS) {
-        return failed(L"cannot create MailRoot for the configuration backup", s);
-    }
-    SYSTEMTIME now;
-    GetLocalTime(&now);
-    wchar_t file[MAX_PATH + 64];
-    swprintf(file, sizeof(file) / sizeof(file[0]),
-             L"%ls\\imsrelay-parameters-%04u%02u%02u-%02u%02u%02u.reg", root, now.wYear, now.wMonth,
-             now.wDay, now.wHour, now.wMinute, now.wSecond);
-    s = svc_reg_export(PARAMETERS_KEY, file);
-    if (s == ERROR_FILE_NOT_FOUND) {
-        fwprintf(stdout, L"Parameters: none to save\n");
-        return 0;
-    }
-    if (s != ERROR_SUCCESS) {
-        return failed(L"cannot save the Parameters key (nothing was removed)", s);
-    }
-    fwprintf(stdout, L"Parameters saved to %ls (restore with: regedit /s \"%ls\")\n", file, file);
-    return 0;
-}
-
-int cmd_uninstall(int argc, wchar_t **argv)
-{
-    (void)argv;
-    if (argc > 1) {
-        fwprintf(stderr, L"usage: imsrelay.exe uninstall\n");
-        return 2;
-    }
-    if (!is_administrator()) {
-        return need_administrator(L"uninstall");
-    }
-    SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_ALL_ACCESS);
-    if (!scm) {
-        return failed(L"cannot open the Service Control Manager", GetLastError());
-    }
-    SC_HANDLE service = OpenServiceW(scm, SVC_NAME_W, SERVICE_ALL_ACCESS);
-    if (!service && GetLastError() != ERROR_SERVICE_DOES_NOT_EXIST) {
-        DWORD e = GetLastError();
-        CloseServiceHandle(scm);
-        return failed(L"cannot open the service", e);
-    }
-    if (service) {
-        stop_service(service);
-    }
-    int rc = backup_parameters();
-    if (rc) {
-        if (service) {
-            CloseServiceHandle(service);
-        }
-        CloseServiceHandle(scm);
-        return rc;
-    }
-    if (service) {
-        if (!DeleteService(service) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
-            DWORD e = GetLastError();
-            CloseServiceHandle(service);
-            CloseServiceHandle(scm);
-            return failed(L"cannot remove the service", e);
-        }
-        CloseServiceHandle(service);
-        fwprintf(stdout, L"Service %ls removed\n", SVC_NAME_W);
-    } else {
-        fwprintf(stdout, L"Service %ls: not installed\n", SVC_NAME_W);
-    }
-    CloseServiceHandle(scm);
-    /* Windows removes the service's key once the service is gone; Parameters is saved. */
-    RegDeleteTreeW(HKEY_LOCAL_MACHINE, SERVICE_KEY);
-    DWORD s = RegDeleteTreeW(HKEY_LOCAL_MACHINE, EVENT_SOURCE_KEY);
-    if (s != ERROR_SUCCESS && s != ERROR_FILE_NOT_FOUND) {
-        return failed(L"cannot remove the event source", s);
-    }
-    fwprintf(stdout, L"Event source MSExchangeIMC removed\n");
-    wchar_t root[MAX_PATH];
-    if (mail_root(root, MAX_PATH)) {
-        fwprintf(stdout, L"Mail under %ls is kept.\n", root);
-    }
-    return 0;
 }

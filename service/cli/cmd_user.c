@@ -6,6 +6,7 @@
 #include <wchar.h>
 
 #include "cli/commands.h"
+#include "common/win_text.h"
 #include "store/user_store.h"
 
 static int user_usage(void)
@@ -19,11 +20,6 @@ static int user_usage(void)
     return 2;
 }
 
-static bool to_utf8(const wchar_t *in, char *out, size_t size)
-{
-    return WideCharToMultiByte(CP_UTF8, 0, in, -1, out, (int)size, NULL, NULL) > 0;
-}
-
 static void print_error(const char *what, DWORD error)
 {
     if (error == ERROR_ACCESS_DENIED) {
@@ -33,13 +29,9 @@ static void print_error(const char *what, DWORD error)
                 what);
         return;
     }
-    wchar_t text[256] = L"";
-    FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, error, 0, text,
-                   256, NULL);
-    for (size_t n = wcslen(text); n > 0 && (text[n - 1] == L'\r' || text[n - 1] == L'\n'); n--) {
-        text[n - 1] = 0;
-    }
-    fprintf(stderr, "imsrelay: %s: error %lu: %ls\n", what, (unsigned long)error, text);
+    char text[512];
+    win_text_error(error, text, sizeof(text));
+    fprintf(stderr, "imsrelay: %s: error %lu: %s\n", what, (unsigned long)error, text);
 }
 
 /* Reads one line without its line end. false on end of input or a line too long. */
@@ -53,7 +45,7 @@ static bool read_line(HANDLE in, bool console, char *out, size_t size)
         }
         wide[got] = 0;
         wide[wcscspn(wide, L"\r\n")] = 0;
-        return to_utf8(wide, out, size) && strlen(out) <= USER_PASSWORD_MAX;
+        return win_text_utf8_into(wide, out, size) && strlen(out) <= USER_PASSWORD_MAX;
     }
     size_t len = 0;
     for (;;) {
@@ -134,7 +126,7 @@ int cmd_user(int argc, wchar_t **argv)
         return user_usage();
     }
     char account[USER_ACCOUNT_MAX * 4 + 1];
-    if (!to_utf8(argv[2], account, sizeof(account))) {
+    if (!win_text_utf8_into(argv[2], account, sizeof(account))) {
         fputs("imsrelay: the account name is too long\n", stderr);
         return 2;
     }

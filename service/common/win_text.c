@@ -43,6 +43,33 @@ char *win_text_utf8_from_wide(const wchar_t *wide)
     return utf8;
 }
 
+bool win_text_wide_into(const char *utf8, wchar_t *out, size_t out_chars)
+{
+    if (out_chars == 0 || out_chars > 0x7fffffff) {
+        return false;
+    }
+    return MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, out, (int)out_chars) > 0;
+}
+
+bool win_text_utf8_into(const wchar_t *wide, char *out, size_t out_size)
+{
+    if (out_size == 0 || out_size > 0x7fffffff) {
+        return false;
+    }
+    return WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, wide, -1, out, (int)out_size, NULL,
+                               NULL) > 0;
+}
+
+char *win_text_copy(const char *text)
+{
+    size_t len = strlen(text) + 1;
+    char *out = malloc(len);
+    if (out) {
+        memcpy(out, text, len);
+    }
+    return out;
+}
+
 void win_text_error(unsigned long code, char *out, size_t out_size)
 {
     wchar_t buffer[512];

@@ -1,3 +1,4 @@
+#include "common/win_text.h"
 #include "identity.h"
 #include "config/reg_reader.h"
 
@@ -59,16 +60,6 @@ static char *utf8_from_wide(const wchar_t *text)
     char *out = malloc(REGIO_UTF8_MAX_PER_UNIT * units + 1);
     if (out) {
         out[regio_utf16le_to_utf8((const uint8_t *)text, units, out, NULL, NULL)] = '\0';
-    }
-    return out;
-}
-
-static char *copy_utf8(const char *text)
-{
-    size_t len = strlen(text) + 1;
-    char *out = malloc(len);
-    if (out) {
-        memcpy(out, text, len);
     }
     return out;
 }
@@ -228,7 +219,7 @@ static bool mark_relay_values_unreadable(raw_set *set)
     static const char *const relay_values[] = {"RelayFlags", "RelayDenyList", "RelayAllowList",
                                                "RelayLocalIPList"};
     for (size_t i = 0; i < sizeof(relay_values) / sizeof(relay_values[0]); i++) {
-        char *name = copy_utf8(relay_values[i]);
+        char *name = win_text_copy(relay_values[i]);
         if (!name || !raw_set_add(set, name, REG_NONE, NULL, 0, true)) {
             return false;
         }
@@ -257,7 +248,7 @@ static bool read_ip_enable_router(HKEY root, const wchar_t *path, raw_set *set)
     if (r == READ_NO_MEMORY) {
         return false;
     }
-    char *name = copy_utf8("IPEnableRouter");
+    char *name = win_text_copy("IPEnableRouter");
     if (!name) {
         free(data);
         return false;

@@ -3,20 +3,11 @@
 #include <windows.h>
 #include <stdio.h>
 
-#include "cli/commands.h"
 #include "events/eventlog.h"
 #include "host/svc_server.h"
 #include "host/svc_status.h"
 
 static svc_signals signals;
-
-static bool make_signals(void)
-{
-    signals.stop = CreateEventW(NULL, TRUE, FALSE, NULL);
-    signals.reload = CreateEventW(NULL, FALSE, FALSE, NULL);
-    signals.stop_reason = "stop requested";
-    return signals.stop && signals.reload;
-}
 
 static DWORD WINAPI control_handler(DWORD control, DWORD type, void *data, void *context)
 {
@@ -53,7 +44,7 @@ static void WINAPI service_main(DWORD argc, wchar_t **argv)
     svc_status_attach(h);
     eventlog_open(false);
     enum svc_exit exit = SVC_EXIT_SYSTEM;
-    if (make_signals()) {
+    if (svc_signals_init(&signals)) {
         exit = svc_server_run(&signals);
     } else {
         eventlog_write(MSG_SERVICE_FAILED, "cannot create the service's events", "4", NULL);
@@ -80,45 +71,4 @@ int svc_host_dispatch(void)
     fwprintf(stderr, L"imsrelay: cannot connect to the Service Control Manager (error %lu)\n",
              GetLastError());
     return 1;
-}
-
-static BOOL WINAPI console_handler(DWORD type)
-{
-    switch (type) {
-    case CTRL_C_EVENT:
-    case CTRL_BREAK_EVENT:
-        signals.stop_reason = "Ctrl+C in the console";
-        break;
-    default:
-        signals.stop_reason = "the console was closed";
-        break;
-    }
-    SetEvent(signals.stop);
-    /* Returning from a close/logoff/shutdown event ends the process: give the server the
-     * time a service stop gets. */
-    if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT) {
-        Sleep(SVC_DRAIN_MS + 2000);
-    }
-    return TRUE;
-}
-
-int cmd_run(int argc, wchar_t **argv)
-{
-    (void)argv;
-    if (argc > 1) {
-        fwprintf(stderr, L"usage: imsrelay.exe run\n");
-        return 2;
-    }
-    eventlog_open(true);
-    if (!make_signals()) {
-        fwprintf(stderr, L"imsrelay: cannot create events (error %lu)\n", GetLastError());
-        return 1;
-    }
-    SetConsoleCtrlHandler(console_handler, TRUE);
-    /* Narrow output: the event echo writes stdout as UTF-8 bytes too. */
-    fputs("imsrelay: running in the foreground; Ctrl+C stops.\n", stdout);
-    fflush(stdout);
-    enum svc_exit exit = svc_server_run(&signals);
-    eventlog_close();
-    return (int)exit;
 }

@@ -100,6 +100,14 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
     return SVC_EXIT_OK;
 }
 
+bool svc_signals_init(svc_signals *signals)
+{
+    signals->stop = CreateEventW(NULL, TRUE, FALSE, NULL);
+    signals->reload = CreateEventW(NULL, FALSE, FALSE, NULL);
+    signals->stop_reason = "stop requested";
+    return signals->stop && signals->reload;
+}
+
 enum svc_exit svc_server_run(svc_signals *signals)
 {
     svc_status_report(SERVICE_START_PENDING, SVC_EXIT_OK);

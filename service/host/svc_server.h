@@ -4,6 +4,7 @@
 #define IMSRELAY_SVC_SERVER_H
 
 #include <windows.h>
+#include <stdbool.h>
 
 #include "host/svc_status.h"
 
@@ -15,6 +16,9 @@ typedef struct svc_signals {
     HANDLE reload;                    /* auto-reset: set for PARAMCHANGE */
     const char *volatile stop_reason; /* words for the stopped event, set before `stop` */
 } svc_signals;
+
+/* Creates the events; false (with GetLastError) when it cannot. */
+bool svc_signals_init(svc_signals *signals);
 
 /* Runs until signals->stop is set or starting fails; reports every state through
  * svc_status_report (STOPPED excepted: the caller reports it with the returned code). */

@@ -1,5 +1,7 @@
 #include "store/protocol_log.h"
 
+#include "common/win_text.h"
+
 #include <windows.h>
 
 #include <stdio.h>
@@ -21,7 +23,7 @@ protocol_log *protocol_log_open(const char *mail_root)
         return NULL;
     }
     wchar_t root[900];
-    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, mail_root, -1, root, 900) <= 0) {
+    if (!win_text_wide_into(mail_root, root, sizeof(root) / sizeof(root[0]))) {
         free(log);
         return NULL;
     }

@@ -174,7 +174,7 @@ static DWORD export_key(writer *w, HKEY root, const wchar_t *path)
     return s == ERROR_NO_MORE_ITEMS ? ERROR_SUCCESS : s;
 }
 
-DWORD svc_reg_export(const wchar_t *subkey, const wchar_t *file)
+DWORD reg_export_key(const wchar_t *subkey, const wchar_t *file)
 {
     HKEY probe;
     DWORD s = RegOpenKeyExW(HKEY_LOCAL_MACHINE, subkey, 0, KEY_READ, &probe);

@@ -9,6 +9,6 @@
 
 /* Exports HKLM\subkey to file (created or replaced). ERROR_SUCCESS or a Win32 error;
  * ERROR_FILE_NOT_FOUND when the key does not exist. */
-DWORD svc_reg_export(const wchar_t *subkey, const wchar_t *file);
+DWORD reg_export_key(const wchar_t *subkey, const wchar_t *file);
 
 #endif

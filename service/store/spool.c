@@ -1,5 +1,7 @@
 #include "store/spool.h"
 
+#include "common/win_text.h"
+
 #include <windows.h>
 
 #include <stdio.h>
@@ -32,12 +34,6 @@ struct spool_message {
     bool failed;
     DWORD error;
 };
-
-static bool utf8_to_wide(const char *in, wchar_t *out, size_t out_chars)
-{
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in, -1, out, (int)out_chars);
-    return n > 0;
-}
 
 static bool make_path(wchar_t *out, const wchar_t *root, const wchar_t *folder, const wchar_t *file)
 {
@@ -91,7 +87,7 @@ spool *spool_open(const char *mail_root, unsigned long *win32_error)
         *win32_error = ERROR_NOT_ENOUGH_MEMORY;
         return NULL;
     }
-    if (!utf8_to_wide(mail_root, s->root, SPOOL_PATH_MAX)) {
+    if (!win_text_wide_into(mail_root, s->root, SPOOL_PATH_MAX)) {
         free(s);
         *win32_error = ERROR_BAD_PATHNAME;
         return NULL;

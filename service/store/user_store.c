@@ -1,5 +1,7 @@
 #include "store/user_store.h"
 
+#include "common/win_text.h"
+
 #include <bcrypt.h>
 #include <sddl.h>
 
@@ -43,8 +45,7 @@ static bool account_value_name(const char *account, wchar_t *out, size_t out_cha
     if (user_store_account_problem(account)) {
         return false;
     }
-    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, account, -1, out, (int)out_chars);
-    if (n <= 0) {
+    if (!win_text_wide_into(account, out, out_chars)) {
         return false;
     }
     CharLowerW(out);

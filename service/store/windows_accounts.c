@@ -1,5 +1,7 @@
 #include "store/windows_accounts.h"
 
+#include "common/win_text.h"
+
 #include <windows.h>
 #include <wchar.h>
 
@@ -14,10 +16,8 @@ bool windows_accounts_usable(void)
 bool windows_accounts_verify(const char *user, const char *password)
 {
     wchar_t wuser[ACCOUNT_TEXT_MAX], wpassword[ACCOUNT_TEXT_MAX], *domain = NULL;
-    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, user, -1, wuser, ACCOUNT_TEXT_MAX) <=
-                0 ||
-        MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, password, -1, wpassword,
-                            ACCOUNT_TEXT_MAX) <= 0) {
+    if (!win_text_wide_into(user, wuser, ACCOUNT_TEXT_MAX) ||
+        !win_text_wide_into(password, wpassword, ACCOUNT_TEXT_MAX)) {
         return false;
     }
     wchar_t *name = wuser;

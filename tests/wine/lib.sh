@@ -68,9 +68,26 @@ e2e_events_count() {
     grep -Ec -- "$1" "$E2E_EVENTS" || true
 }
 
-# e2e_free_port: a TCP port nobody listens on right now.
+# e2e_free_port: a TCP port nobody uses right now, below Linux's ephemeral range
+# (32768-60999): a port the kernel handed out could be taken again, as the source port of
+# any client connection on the machine, before the service binds it.
 e2e_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 -c '
+import random, socket
+for _ in range(200):
+    port = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("0.0.0.0", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port between 20000 and 32000")
+'
 }
 
 # e2e_port_open PORT [HOST]: something accepts connections there.

@@ -1,4 +1,4 @@
-/* List lines as design.md "List lines" defines them: every accepted form, and for every
+/* List lines as docs/design.md "List lines" defines them: every accepted form, and for every
  * rejected line a reason an administrator understands. */
 #include <setjmp.h>
 #include <stdarg.h>

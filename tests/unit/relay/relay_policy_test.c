@@ -1,5 +1,5 @@
-/* The decision logic of the article (design.md "Decision logic") and the fail-closed rules
- * (design.md "Bad configuration never opens the relay"), as an administrator would observe
+/* The decision logic of the article (docs/design.md "Decision logic") and the fail-closed rules
+ * (docs/design.md "Bad configuration never opens the relay"), as an administrator would observe
  * them: who may relay, which rule decided, and what the diagnostics say. */
 #include <setjmp.h>
 #include <stdarg.h>

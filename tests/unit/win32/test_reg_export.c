@@ -1,4 +1,4 @@
-/* uninstall's configuration backup: a key exported by svc_reg_export() and imported back
+/* uninstall's configuration backup: a key exported by reg_export_key() and imported back
  * with `regedit /s` must come back byte for byte, whatever its values hold (quotes,
  * backslashes, strings without terminator or with odd sizes, empty lines in lists, every
  * type, long data, subkeys). Otherwise uninstalling would lose or change configuration. */
@@ -164,7 +164,7 @@ static void export_then_import_restores_every_value(void **state)
     (void)state;
     write_samples(key_path);
     write_samples(child_path);
-    assert_int_equal(svc_reg_export(key_path, file), ERROR_SUCCESS);
+    assert_int_equal(reg_export_key(key_path, file), ERROR_SUCCESS);
     assert_int_equal(RegDeleteTreeW(HKEY_LOCAL_MACHINE, key_path), ERROR_SUCCESS);
     run_regedit(file);
     check_samples(key_path);
@@ -175,7 +175,7 @@ static void file_is_what_regedit_writes(void **state)
 {
     (void)state;
     write_samples(key_path);
-    assert_int_equal(svc_reg_export(key_path, file), ERROR_SUCCESS);
+    assert_int_equal(reg_export_key(key_path, file), ERROR_SUCCESS);
     FILE *f = _wfopen(file, L"rb");
     assert_non_null(f);
     static wchar_t text[400000];
@@ -203,7 +203,7 @@ static void file_is_what_regedit_writes(void **state)
 static void missing_key_is_reported_and_writes_nothing(void **state)
 {
     (void)state;
-    assert_int_equal(svc_reg_export(L"SOFTWARE\\imsrelay-test-no-such-key", file),
+    assert_int_equal(reg_export_key(L"SOFTWARE\\imsrelay-test-no-such-key", file),
                      ERROR_FILE_NOT_FOUND);
     assert_int_equal(GetFileAttributesW(file), INVALID_FILE_ATTRIBUTES);
 }

@@ -5,6 +5,24 @@
 
 #include "config.h"
 #include "identity.h"
+#include "smtp_limits.h"
+
+/* The limits the SMTP engine enforces take their upper bounds from the engine's own header
+ * (core/smtp/smtp_limits.h), not the reverse: the engine owns what it can hold and must stay
+ * usable without the registry, while this table is where a value gets accepted or refused.
+ * A lower bound here may be stricter than the engine's (RFC 5321 minimums), never looser, so
+ * every value `imsrelay check` calls valid reaches the engine unchanged. */
+#define SETTING_MAX_MESSAGE_BYTES_MIN 1024u
+#define SETTING_MAX_MESSAGE_BYTES_MAX 2147483647u /* a DWORD the registry editor shows signed */
+#define SETTING_MAX_RECIPIENTS_MIN    100u        /* RFC 5321 4.5.3.1.8 */
+#define SETTING_MAX_LINE_LENGTH_MIN   1000u       /* RFC 5321 4.5.3.1.6 */
+_Static_assert(SETTING_MAX_MESSAGE_BYTES_MIN >= SMTP_MAX_MESSAGE_BYTES_MIN &&
+                       SETTING_MAX_MESSAGE_BYTES_MAX <= SMTP_MAX_MESSAGE_BYTES_MAX,
+               "MaxMessageBytes must lie within the engine's bounds");
+_Static_assert(SETTING_MAX_RECIPIENTS_MIN >= SMTP_MAX_RECIPIENTS_MIN,
+               "MaxRecipients must lie within the engine's bounds");
+_Static_assert(SETTING_MAX_LINE_LENGTH_MIN >= SMTP_MAX_LINE_LENGTH_MIN,
+               "MaxLineLength must lie within the engine's bounds");
 
 /* An absolute Windows path: a drive ("C:\...") or a UNC share ("\\server\share"). A relative
  * MailRoot would resolve against the service's working directory (System32). */
@@ -102,13 +120,15 @@ static const regio_setting settings[] = {
                    "Name the server gives in its greeting and replies: letters, digits, hyphens "
                    "and dots.",
                    host_name, host_name_state),
-        DWORD_ROW("MaxMessageBytes", "Parameters", 10485760, 1024, 2147483647, 10485760,
-                  "10485760 (10 MiB)", "Largest message accepted, in bytes (announced by SIZE).",
-                  max_message_bytes),
-        DWORD_ROW("MaxRecipients", "Parameters", 100, 100, 100000, 100, "100",
+        DWORD_ROW("MaxMessageBytes", "Parameters", 10485760, SETTING_MAX_MESSAGE_BYTES_MIN,
+                  SETTING_MAX_MESSAGE_BYTES_MAX, 10485760, "10485760 (10 MiB)",
+                  "Largest message accepted, in bytes (announced by SIZE).", max_message_bytes),
+        DWORD_ROW("MaxRecipients", "Parameters", 100, SETTING_MAX_RECIPIENTS_MIN,
+                  SMTP_MAX_RECIPIENTS_MAX, 100, "100",
                   "Recipients per message; RFC 5321 (4.5.3.1.8) requires at least 100.",
                   max_recipients),
-        DWORD_ROW("MaxLineLength", "Parameters", 1000, 1000, 65536, 1000, "1000",
+        DWORD_ROW("MaxLineLength", "Parameters", 1000, SETTING_MAX_LINE_LENGTH_MIN,
+                  SMTP_MAX_LINE_LENGTH_MAX, 1000, "1000",
                   "Longest command or text line in bytes, CRLF included (RFC 5321: 1000).",
                   max_line_length),
         DWORD_ROW("IdleTimeoutSeconds", "Parameters", 300, 10, 3600, 300, "300",

@@ -42,6 +42,9 @@ void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char 
         list->capacity = capacity;
     }
     regio_diag *d = &list->items[list->count++];
+    /* Every byte defined, not only up to each terminator: a diagnostic may be copied,
+     * compared or hashed whole. */
+    memset(d, 0, sizeof(*d));
     d->severity = severity;
     copy_field(d->value, sizeof(d->value), value);
     d->line = line;

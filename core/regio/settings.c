@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "config.h"
 #include "identity.h"
 #include "smtp_limits.h"
@@ -158,19 +159,10 @@ const regio_setting *regio_settings(size_t *count)
     return settings;
 }
 
-static char ascii_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 static bool equal_ignoring_case(const char *a, const char *b)
 {
-    for (; *a && *b; a++, b++) {
-        if (ascii_lower(*a) != ascii_lower(*b)) {
-            return false;
-        }
-    }
-    return *a == *b;
+    size_t len = strlen(a);
+    return strlen(b) == len && ascii_equal_nocase(a, b, len);
 }
 
 const regio_setting *regio_setting_find(const char *name)
@@ -181,6 +173,11 @@ const regio_setting *regio_setting_find(const char *name)
         }
     }
     return NULL;
+}
+
+static bool same_letter(char a, char b)
+{
+    return ascii_lower((unsigned char)a) == ascii_lower((unsigned char)b);
 }
 
 #define NEAR_MISS_MAX_DISTANCE 2
@@ -199,7 +196,7 @@ static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
     }
     for (size_t i = 1; i <= la; i++) {
         for (size_t j = 1; j <= lb; j++) {
-            size_t cost = ascii_lower(a[i - 1]) == ascii_lower(b[j - 1]) ? 0 : 1;
+            size_t cost = same_letter(a[i - 1], b[j - 1]) ? 0 : 1;
             size_t best = d[i - 1][j - 1] + cost;
             if (d[i - 1][j] + 1 < best) {
                 best = d[i - 1][j] + 1;
@@ -207,8 +204,8 @@ static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
             if (d[i][j - 1] + 1 < best) {
                 best = d[i][j - 1] + 1;
             }
-            if (i > 1 && j > 1 && ascii_lower(a[i - 1]) == ascii_lower(b[j - 2]) &&
-                ascii_lower(a[i - 2]) == ascii_lower(b[j - 1]) && d[i - 2][j - 2] + 1 < best) {
+            if (i > 1 && j > 1 && same_letter(a[i - 1], b[j - 2]) &&
+                same_letter(a[i - 2], b[j - 1]) && d[i - 2][j - 2] + 1 < best) {
                 best = d[i - 2][j - 2] + 1;
             }
             d[i][j] = best;

@@ -37,7 +37,7 @@ static bool single_token(const char *arg, size_t len)
 static bool prefix_nocase(const char *arg, size_t len, const char *prefix)
 {
     size_t n = strlen(prefix);
-    return len >= n && smtp_equal_nocase(arg, prefix, n);
+    return len >= n && ascii_equal_nocase(arg, prefix, n);
 }
 
 static void greet(smtp_session *s, const char *arg, size_t len, bool esmtp)
@@ -118,7 +118,7 @@ static bool mail_parameters(smtp_session *s, const char *p, const char *end)
             smtp_reply(s, "555 5.5.4 MAIL parameters need EHLO");
             return false;
         }
-        if (key == 4 && smtp_equal_nocase(word, "SIZE", 4) && eq != NULL) {
+        if (key == 4 && ascii_equal_nocase(word, "SIZE", 4) && eq != NULL) {
             uint64_t size;
             if (!parse_size(value, value_len, &size)) {
                 smtp_reply(s, "501 5.5.4 Syntax: SIZE=<number of bytes>");
@@ -132,16 +132,16 @@ static bool mail_parameters(smtp_session *s, const char *p, const char *end)
                 return false;
             }
             s->declared_size = size;
-        } else if (key == 4 && smtp_equal_nocase(word, "BODY", 4) && eq != NULL) {
-            if (value_len == 4 && smtp_equal_nocase(value, "7BIT", 4)) {
+        } else if (key == 4 && ascii_equal_nocase(word, "BODY", 4) && eq != NULL) {
+            if (value_len == 4 && ascii_equal_nocase(value, "7BIT", 4)) {
                 s->body = SMTP_BODY_7BIT;
-            } else if (value_len == 8 && smtp_equal_nocase(value, "8BITMIME", 8)) {
+            } else if (value_len == 8 && ascii_equal_nocase(value, "8BITMIME", 8)) {
                 s->body = SMTP_BODY_8BITMIME;
             } else {
                 smtp_reply(s, "501 5.5.4 Syntax: BODY=7BIT or BODY=8BITMIME");
                 return false;
             }
-        } else if (key == 4 && smtp_equal_nocase(word, "AUTH", 4) && eq != NULL) {
+        } else if (key == 4 && ascii_equal_nocase(word, "AUTH", 4) && eq != NULL) {
             /* RFC 4954 5: the submitter's identity; we trust only our own AUTH. */
         } else {
             smtp_reply(s, "555 5.5.4 Unsupported MAIL parameter");
@@ -406,7 +406,7 @@ void smtp_command(smtp_session *s, char *line, size_t len)
     }
     smtp_log_received(s, line, len);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (verb == 4 && smtp_equal_nocase(line, commands[i].verb, 4)) {
+        if (verb == 4 && ascii_equal_nocase(line, commands[i].verb, 4)) {
             commands[i].fn(s, arg, (size_t)(end - arg));
             return;
         }

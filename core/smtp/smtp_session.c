@@ -154,7 +154,7 @@ void smtp_log_received(smtp_session *s, const char *line, size_t len)
     if (s->host.protocol_log == NULL) {
         return;
     }
-    if (len > 5 && smtp_equal_nocase(line, "AUTH ", 5)) {
+    if (len > 5 && ascii_equal_nocase(line, "AUTH ", 5)) {
         /* Credentials never reach the log: an AUTH line shows its mechanism only. */
         char redacted[64 + 16];
         size_t n = 5;

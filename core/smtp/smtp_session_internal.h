@@ -3,7 +3,7 @@
 #ifndef IMSRELAY_SMTP_SESSION_INTERNAL_H
 #define IMSRELAY_SMTP_SESSION_INTERNAL_H
 
-#include "smtp_ascii.h"
+#include "ascii.h"
 #include "smtp_data.h"
 #include "smtp_session.h"
 

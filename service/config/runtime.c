@@ -8,6 +8,7 @@
 
 #include "events/eventlog.h"
 #include "config/live_config.h"
+#include "fnv1a.h"
 #include "identity.h"
 #include "settings.h"
 
@@ -32,54 +33,6 @@ struct runtime {
 };
 
 /* ---- snapshots ------------------------------------------------------------------------- */
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t size)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < size; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* Equal fingerprints, equal rules: every setting as decoded, with its state, and every
- * diagnostic. A registry notification that changed nothing the service uses (another
- * value, a rewrite with the same data) then reloads nothing and reports nothing. */
-static uint64_t fingerprint(const regio_config *c, const regio_diag_list *diags)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t count;
-    const regio_setting *settings = regio_settings(&count);
-    for (size_t i = 0; i < count; i++) {
-        const char *field = (const char *)c + settings[i].offset;
-        switch (settings[i].kind) {
-        case REGIO_SETTING_DWORD: {
-            const regio_dword *d = (const regio_dword *)(const void *)field;
-            h = fnv1a(h, &d->state, sizeof(d->state));
-            h = fnv1a(h, &d->value, sizeof(d->value));
-            break;
-        }
-        case REGIO_SETTING_LIST: {
-            const regio_list *l = (const regio_list *)(const void *)field;
-            h = fnv1a(h, &l->state, sizeof(l->state));
-            h = fnv1a(h, &l->count, sizeof(l->count));
-            for (size_t n = 0; n < l->count; n++) {
-                h = fnv1a(h, l->lines[n], strlen(l->lines[n]) + 1);
-            }
-            break;
-        }
-        case REGIO_SETTING_STRING: {
-            const char *text = *(const char *const *)(const void *)field;
-            h = fnv1a(h, text ? text : "", text ? strlen(text) + 1 : 1);
-            break;
-        }
-        }
-    }
-    for (size_t i = 0; i < diags->count; i++) {
-        h = fnv1a(h, &diags->items[i], sizeof(diags->items[i]));
-    }
-    return h;
-}
 
 /* "RelayFlags 3: deny list, allow list (RelayDenyList 2 rules, RelayAllowList 1 rule,
  * RelayLocalIPList 0 rules)": the flags as read, the rules in effect in the relay engine's
@@ -122,7 +75,7 @@ static runtime_snapshot *snapshot_build(regio_diag_list *diags)
     s->policy = live.policy;
     *diags = live.diags;
     describe(s);
-    s->fingerprint = fingerprint(s->config, diags);
+    s->fingerprint = regio_config_fingerprint(s->config, diags);
     return s;
 }
 
@@ -217,9 +170,9 @@ static size_t report_diags(const runtime_snapshot *s, const regio_diag_list *dia
 
 static uint64_t list_hash(const regio_list *list)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = FNV1A_INIT;
     for (size_t i = 0; i < list->count; i++) {
-        h = fnv1a(h, list->lines[i], strlen(list->lines[i]) + 1);
+        h = fnv1a_string(h, list->lines[i]);
     }
     return h;
 }

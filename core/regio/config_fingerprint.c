@@ -43,6 +43,7 @@ uint64_t regio_config_fingerprint(const regio_config *c, const regio_diag_list *
     for (size_t i = 0; i < diags->count; i++) {
         const regio_diag *d = &diags->items[i];
         h = fnv1a_bytes(h, &d->severity, sizeof(d->severity));
+        h = fnv1a_bytes(h, &d->code, sizeof(d->code));
         h = fnv1a_string(h, d->value);
         h = fnv1a_bytes(h, &d->line, sizeof(d->line));
         h = fnv1a_string(h, d->text);

@@ -28,8 +28,9 @@ static void copy_field(char *dst, size_t size, const char *src)
     memcpy(dst + size - 4, "...", 4);
 }
 
-void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char *value,
-                     uint32_t line, const char *text, const char *fmt, va_list ap)
+void regio_diag_addv(regio_diag_list *list, regio_diag_code code, regio_severity severity,
+                     const char *value, uint32_t line, const char *text, const char *fmt,
+                     va_list ap)
 {
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? list->capacity * 2 : 16;
@@ -46,6 +47,7 @@ void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char 
      * compared or hashed whole. */
     memset(d, 0, sizeof(*d));
     d->severity = severity;
+    d->code = code;
     copy_field(d->value, sizeof(d->value), value);
     d->line = line;
     copy_field(d->text, sizeof(d->text), text);
@@ -57,7 +59,16 @@ void regio_diag_add(regio_diag_list *list, regio_severity severity, const char *
 {
     va_list ap;
     va_start(ap, fmt);
-    regio_diag_addv(list, severity, value, line, text, fmt, ap);
+    regio_diag_addv(list, REGIO_DIAG_UNCODED, severity, value, line, text, fmt, ap);
+    va_end(ap);
+}
+
+void regio_diag_add_code(regio_diag_list *list, regio_diag_code code, regio_severity severity,
+                         const char *value, uint32_t line, const char *text, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    regio_diag_addv(list, code, severity, value, line, text, fmt, ap);
     va_end(ap);
 }
 

@@ -22,12 +22,25 @@ typedef enum regio_severity {
     REGIO_SEV_ERROR = 2,
 } regio_severity;
 
+/* What a diagnostic is about, for code that acts on particular diagnostics (which warnings
+ * an event of its own already covers, which ones to summarise). Stable: match on these,
+ * never on the message, whose wording is for people and may change. */
+typedef enum regio_diag_code {
+    REGIO_DIAG_UNCODED = 0,         /* no code needs to tell it from others */
+    REGIO_DIAG_RELAY_DISABLED,      /* RelayFlags sets no rule: every relay is denied */
+    REGIO_DIAG_LOCAL_IP_IGNORED,    /* IP forwarding on: RelayLocalIPList is not in effect */
+    REGIO_DIAG_ALLOW_EVERY_ADDRESS, /* an allow-list line matches every address */
+    REGIO_DIAG_ALLOW_PRIVATE_RANGE, /* an allow-list line covers a whole NAT-able range */
+    REGIO_DIAG_SUMMARY,             /* "... and n more warnings like this" */
+} regio_diag_code;
+
 #define REGIO_DIAG_VALUE_MAX   64
 #define REGIO_DIAG_TEXT_MAX    256 /* the offending line, truncated with "..." if longer */
 #define REGIO_DIAG_MESSAGE_MAX 320
 
 typedef struct regio_diag {
     regio_severity severity;
+    regio_diag_code code;
     char value[REGIO_DIAG_VALUE_MAX]; /* registry value name; "" when about the key as a whole */
     uint32_t line;                    /* 1-based line within a list value; 0 when not a line */
     char text[REGIO_DIAG_TEXT_MAX];   /* the line as written; "" when not a line */
@@ -46,17 +59,26 @@ typedef struct regio_diag_list {
 void regio_diag_list_init(regio_diag_list *list);
 void regio_diag_list_free(regio_diag_list *list);
 
-/* Appends a diagnostic. value/text may be NULL. The message is printf-formatted. */
+/* Appends a diagnostic (code REGIO_DIAG_UNCODED). value/text may be NULL. The message is
+ * printf-formatted. */
 void regio_diag_add(regio_diag_list *list, regio_severity severity, const char *value,
                     uint32_t line, const char *text, const char *fmt, ...)
 #if defined(__GNUC__)
         __attribute__((format(REGIO_PRINTF_FORMAT, 6, 7)))
 #endif
         ;
-void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char *value,
-                     uint32_t line, const char *text, const char *fmt, va_list ap)
+/* The same with a code. */
+void regio_diag_add_code(regio_diag_list *list, regio_diag_code code, regio_severity severity,
+                         const char *value, uint32_t line, const char *text, const char *fmt, ...)
 #if defined(__GNUC__)
-        __attribute__((format(REGIO_PRINTF_FORMAT, 6, 0)))
+        __attribute__((format(REGIO_PRINTF_FORMAT, 7, 8)))
+#endif
+        ;
+void regio_diag_addv(regio_diag_list *list, regio_diag_code code, regio_severity severity,
+                     const char *value, uint32_t line, const char *text, const char *fmt,
+                     va_list ap)
+#if defined(__GNUC__)
+        __attribute__((format(REGIO_PRINTF_FORMAT, 7, 0)))
 #endif
         ;
 

@@ -124,33 +124,6 @@ static void swap_in(runtime *rt, runtime_snapshot *next)
     runtime_snapshot_release(old);
 }
 
-/* The conditions with an event of their own (relaying disabled, local-IP list ignored,
- * fail closed). The relay engine's diagnostics about them are not repeated as generic
- * configuration warnings. */
-static bool relay_disabled(const runtime_snapshot *s)
-{
-    return !relay_policy_fail_closed(s->policy) &&
-           (s->config->relay_flags.value & RELAY_KNOWN_BITS) == 0;
-}
-
-static bool local_ip_ignored(const runtime_snapshot *s)
-{
-    return (s->config->relay_flags.value & RELAY_BIT3_LOCAL_IP_LIST) &&
-           !relay_policy_local_ip_list_in_effect(s->policy);
-}
-
-static bool covered(const runtime_snapshot *s, const regio_diag *d)
-{
-    if (d->severity != REGIO_SEV_WARNING) {
-        return false;
-    }
-    if (relay_disabled(s) && !strcmp(d->value, "RelayFlags") &&
-        strstr(d->message, "every relay is denied")) {
-        return true;
-    }
-    return local_ip_ignored(s) && strstr(d->message, "RelayLocalIPList is not in effect");
-}
-
 /* Reports the diagnostics as events; returns the number of errors. */
 static size_t report_diags(const runtime_snapshot *s, const regio_diag_list *diags)
 {
@@ -158,8 +131,11 @@ static size_t report_diags(const runtime_snapshot *s, const regio_diag_list *dia
     regio_diag_list_init(&shown);
     for (size_t i = 0; i < diags->count; i++) {
         const regio_diag *d = &diags->items[i];
-        if (!covered(s, d)) {
-            regio_diag_add(&shown, d->severity, d->value, d->line, d->text, "%s", d->message);
+        /* The conditions with an event of their own (relaying disabled, local-IP list
+         * ignored) are not repeated as generic configuration warnings. */
+        if (!relay_policy_diag_covered(s->policy, d)) {
+            regio_diag_add_code(&shown, d->code, d->severity, d->value, d->line, d->text, "%s",
+                                d->message);
         }
     }
     shown.truncated |= diags->truncated;
@@ -205,7 +181,7 @@ static void standing_warnings(const runtime_snapshot *s)
     if (relay_policy_fail_closed(s->policy)) {
         const char *why = relay_policy_fail_reason(s->policy);
         eventlog_write(MSG_FAIL_CLOSED, why ? why : "the configuration has errors", NULL);
-    } else if (relay_disabled(s)) {
+    } else if (relay_policy_relay_disabled(s->policy)) {
         char words[96];
         if (c->relay_flags.state == REGIO_VALUE_ABSENT) {
             snprintf(words, sizeof(words), "absent");
@@ -217,7 +193,7 @@ static void standing_warnings(const runtime_snapshot *s)
         }
         eventlog_write(MSG_RELAY_DISABLED, words, NULL);
     }
-    if (local_ip_ignored(s)) {
+    if (relay_policy_local_ip_ignored(s->policy)) {
         char router[16];
         snprintf(router, sizeof(router), "%lu", (unsigned long)c->ip_enable_router.value);
         eventlog_write(MSG_LOCAL_IP_IGNORED, router, NULL);

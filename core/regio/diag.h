@@ -82,6 +82,17 @@ void regio_diag_addv(regio_diag_list *list, regio_diag_code code, regio_severity
 #endif
         ;
 
+/* How many warnings of one kind about one value are shown one by one; the rest become one
+ * summary line. */
+#define REGIO_DIAG_SUMMARY_KEEP 100
+
+/* Appends to `out` the diagnostics of `in`, in order, except that of the coded warnings about
+ * lines (one kind: same value, same code) only the first `keep` are copied; for each kind
+ * with more, one warning with code REGIO_DIAG_SUMMARY about the value as a whole follows at
+ * the end: "... and 39,900 more warnings like this for RelayAllowList". A list of 40,000
+ * warnings then reads (and prints) in linear time. Counts still come from `in`. */
+void regio_diag_list_summarize(const regio_diag_list *in, size_t keep, regio_diag_list *out);
+
 /* Number of diagnostics at or above a severity (a truncated list counts one more error). */
 size_t regio_diag_count(const regio_diag_list *list, regio_severity at_least);
 

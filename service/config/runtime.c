@@ -124,13 +124,17 @@ static void swap_in(runtime *rt, runtime_snapshot *next)
     runtime_snapshot_release(old);
 }
 
-/* Reports the diagnostics as events; returns the number of errors. */
+/* Reports the diagnostics as events, thousands of one kind as the first hundred and a count;
+ * returns the number of errors. */
 static size_t report_diags(const runtime_snapshot *s, const regio_diag_list *diags)
 {
+    regio_diag_list summarized;
+    regio_diag_list_init(&summarized);
+    regio_diag_list_summarize(diags, REGIO_DIAG_SUMMARY_KEEP, &summarized);
     regio_diag_list shown;
     regio_diag_list_init(&shown);
-    for (size_t i = 0; i < diags->count; i++) {
-        const regio_diag *d = &diags->items[i];
+    for (size_t i = 0; i < summarized.count; i++) {
+        const regio_diag *d = &summarized.items[i];
         /* The conditions with an event of their own (relaying disabled, local-IP list
          * ignored) are not repeated as generic configuration warnings. */
         if (!relay_policy_diag_covered(s->policy, d)) {
@@ -138,9 +142,10 @@ static size_t report_diags(const runtime_snapshot *s, const regio_diag_list *dia
                                 d->message);
         }
     }
-    shown.truncated |= diags->truncated;
+    shown.truncated |= summarized.truncated;
     eventlog_config_diags(&shown);
     regio_diag_list_free(&shown);
+    regio_diag_list_free(&summarized);
     return regio_diag_count(diags, REGIO_SEV_ERROR);
 }
 

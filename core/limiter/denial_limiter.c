@@ -1,5 +1,7 @@
 #include "denial_limiter.h"
 
+#include "fnv1a.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,14 +37,10 @@ void denial_limiter_set_rate(denial_limiter *l, uint32_t per_minute)
     l->per_minute = per_minute;
 }
 
-/* FNV-1a: the table is small and keys are short; open addressing with a short probe. */
+/* The table is small and keys are short; open addressing with a short probe. */
 static size_t hash_key(const char *key)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h = (h ^ *p) * 16777619u;
-    }
-    return h;
+    return (size_t)fnv1a_bytes(FNV1A_INIT, key, strlen(key));
 }
 
 #define PROBE 8

@@ -122,4 +122,9 @@ regio_config *regio_config_build_with_defaults(const regio_raw_value *values, si
                                                regio_diag_list *diags);
 void regio_config_free(regio_config *config);
 
+/* Equal fingerprints, equal rules: every setting as decoded, with its state, and every
+ * diagnostic. A registry notification that changed nothing the service uses (another
+ * value, a rewrite with the same data) then reloads nothing and reports nothing. */
+uint64_t regio_config_fingerprint(const regio_config *config, const regio_diag_list *diags);
+
 #endif

@@ -22,12 +22,25 @@ typedef enum regio_severity {
     REGIO_SEV_ERROR = 2,
 } regio_severity;
 
+/* What a diagnostic is about, for code that acts on particular diagnostics (which warnings
+ * an event of its own already covers, which ones to summarise). Stable: match on these,
+ * never on the message, whose wording is for people and may change. */
+typedef enum regio_diag_code {
+    REGIO_DIAG_UNCODED = 0,         /* no code needs to tell it from others */
+    REGIO_DIAG_RELAY_DISABLED,      /* RelayFlags sets no rule: every relay is denied */
+    REGIO_DIAG_LOCAL_IP_IGNORED,    /* IP forwarding on: RelayLocalIPList is not in effect */
+    REGIO_DIAG_ALLOW_EVERY_ADDRESS, /* an allow-list line matches every address */
+    REGIO_DIAG_ALLOW_PRIVATE_RANGE, /* an allow-list line covers a whole NAT-able range */
+    REGIO_DIAG_SUMMARY,             /* "... and n more warnings like this" */
+} regio_diag_code;
+
 #define REGIO_DIAG_VALUE_MAX   64
 #define REGIO_DIAG_TEXT_MAX    256 /* the offending line, truncated with "..." if longer */
 #define REGIO_DIAG_MESSAGE_MAX 320
 
 typedef struct regio_diag {
     regio_severity severity;
+    regio_diag_code code;
     char value[REGIO_DIAG_VALUE_MAX]; /* registry value name; "" when about the key as a whole */
     uint32_t line;                    /* 1-based line within a list value; 0 when not a line */
     char text[REGIO_DIAG_TEXT_MAX];   /* the line as written; "" when not a line */
@@ -46,19 +59,39 @@ typedef struct regio_diag_list {
 void regio_diag_list_init(regio_diag_list *list);
 void regio_diag_list_free(regio_diag_list *list);
 
-/* Appends a diagnostic. value/text may be NULL. The message is printf-formatted. */
+/* Appends a diagnostic (code REGIO_DIAG_UNCODED). value/text may be NULL. The message is
+ * printf-formatted. */
 void regio_diag_add(regio_diag_list *list, regio_severity severity, const char *value,
                     uint32_t line, const char *text, const char *fmt, ...)
 #if defined(__GNUC__)
         __attribute__((format(REGIO_PRINTF_FORMAT, 6, 7)))
 #endif
         ;
-void regio_diag_addv(regio_diag_list *list, regio_severity severity, const char *value,
-                     uint32_t line, const char *text, const char *fmt, va_list ap)
+/* The same with a code. */
+void regio_diag_add_code(regio_diag_list *list, regio_diag_code code, regio_severity severity,
+                         const char *value, uint32_t line, const char *text, const char *fmt, ...)
 #if defined(__GNUC__)
-        __attribute__((format(REGIO_PRINTF_FORMAT, 6, 0)))
+        __attribute__((format(REGIO_PRINTF_FORMAT, 7, 8)))
 #endif
         ;
+void regio_diag_addv(regio_diag_list *list, regio_diag_code code, regio_severity severity,
+                     const char *value, uint32_t line, const char *text, const char *fmt,
+                     va_list ap)
+#if defined(__GNUC__)
+        __attribute__((format(REGIO_PRINTF_FORMAT, 7, 0)))
+#endif
+        ;
+
+/* How many warnings of one kind about one value are shown one by one; the rest become one
+ * summary line. */
+#define REGIO_DIAG_SUMMARY_KEEP 100
+
+/* Appends to `out` the diagnostics of `in`, in order, except that of the coded warnings about
+ * lines (one kind: same value, same code) only the first `keep` are copied; for each kind
+ * with more, one warning with code REGIO_DIAG_SUMMARY about the value as a whole follows at
+ * the end: "... and 39,900 more warnings like this for RelayAllowList". A list of 40,000
+ * warnings then reads (and prints) in linear time. Counts still come from `in`. */
+void regio_diag_list_summarize(const regio_diag_list *in, size_t keep, regio_diag_list *out);
 
 /* Number of diagnostics at or above a severity (a truncated list counts one more error). */
 size_t regio_diag_count(const regio_diag_list *list, regio_severity at_least);

@@ -3,8 +3,27 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "config.h"
 #include "identity.h"
+#include "smtp_limits.h"
+
+/* The limits the SMTP engine enforces take their upper bounds from the engine's own header
+ * (core/smtp/smtp_limits.h), not the reverse: the engine owns what it can hold and must stay
+ * usable without the registry, while this table is where a value gets accepted or refused.
+ * A lower bound here may be stricter than the engine's (RFC 5321 minimums), never looser, so
+ * every value `imsrelay check` calls valid reaches the engine unchanged. */
+#define SETTING_MAX_MESSAGE_BYTES_MIN 1024u
+#define SETTING_MAX_MESSAGE_BYTES_MAX 2147483647u /* a DWORD the registry editor shows signed */
+#define SETTING_MAX_RECIPIENTS_MIN    100u        /* RFC 5321 4.5.3.1.8 */
+#define SETTING_MAX_LINE_LENGTH_MIN   1000u       /* RFC 5321 4.5.3.1.6 */
+_Static_assert(SETTING_MAX_MESSAGE_BYTES_MIN >= SMTP_MAX_MESSAGE_BYTES_MIN &&
+                       SETTING_MAX_MESSAGE_BYTES_MAX <= SMTP_MAX_MESSAGE_BYTES_MAX,
+               "MaxMessageBytes must lie within the engine's bounds");
+_Static_assert(SETTING_MAX_RECIPIENTS_MIN >= SMTP_MAX_RECIPIENTS_MIN,
+               "MaxRecipients must lie within the engine's bounds");
+_Static_assert(SETTING_MAX_LINE_LENGTH_MIN >= SMTP_MAX_LINE_LENGTH_MIN,
+               "MaxLineLength must lie within the engine's bounds");
 
 /* An absolute Windows path: a drive ("C:\...") or a UNC share ("\\server\share"). A relative
  * MailRoot would resolve against the service's working directory (System32). */
@@ -102,13 +121,15 @@ static const regio_setting settings[] = {
                    "Name the server gives in its greeting and replies: letters, digits, hyphens "
                    "and dots.",
                    host_name, host_name_state),
-        DWORD_ROW("MaxMessageBytes", "Parameters", 10485760, 1024, 2147483647, 10485760,
-                  "10485760 (10 MiB)", "Largest message accepted, in bytes (announced by SIZE).",
-                  max_message_bytes),
-        DWORD_ROW("MaxRecipients", "Parameters", 100, 100, 100000, 100, "100",
+        DWORD_ROW("MaxMessageBytes", "Parameters", 10485760, SETTING_MAX_MESSAGE_BYTES_MIN,
+                  SETTING_MAX_MESSAGE_BYTES_MAX, 10485760, "10485760 (10 MiB)",
+                  "Largest message accepted, in bytes (announced by SIZE).", max_message_bytes),
+        DWORD_ROW("MaxRecipients", "Parameters", 100, SETTING_MAX_RECIPIENTS_MIN,
+                  SMTP_MAX_RECIPIENTS_MAX, 100, "100",
                   "Recipients per message; RFC 5321 (4.5.3.1.8) requires at least 100.",
                   max_recipients),
-        DWORD_ROW("MaxLineLength", "Parameters", 1000, 1000, 65536, 1000, "1000",
+        DWORD_ROW("MaxLineLength", "Parameters", 1000, SETTING_MAX_LINE_LENGTH_MIN,
+                  SMTP_MAX_LINE_LENGTH_MAX, 1000, "1000",
                   "Longest command or text line in bytes, CRLF included (RFC 5321: 1000).",
                   max_line_length),
         DWORD_ROW("IdleTimeoutSeconds", "Parameters", 300, 10, 3600, 300, "300",
@@ -138,19 +159,10 @@ const regio_setting *regio_settings(size_t *count)
     return settings;
 }
 
-static char ascii_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 static bool equal_ignoring_case(const char *a, const char *b)
 {
-    for (; *a && *b; a++, b++) {
-        if (ascii_lower(*a) != ascii_lower(*b)) {
-            return false;
-        }
-    }
-    return *a == *b;
+    size_t len = strlen(a);
+    return strlen(b) == len && ascii_equal_nocase(a, b, len);
 }
 
 const regio_setting *regio_setting_find(const char *name)
@@ -161,6 +173,11 @@ const regio_setting *regio_setting_find(const char *name)
         }
     }
     return NULL;
+}
+
+static bool same_letter(char a, char b)
+{
+    return ascii_lower((unsigned char)a) == ascii_lower((unsigned char)b);
 }
 
 #define NEAR_MISS_MAX_DISTANCE 2
@@ -179,7 +196,7 @@ static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
     }
     for (size_t i = 1; i <= la; i++) {
         for (size_t j = 1; j <= lb; j++) {
-            size_t cost = ascii_lower(a[i - 1]) == ascii_lower(b[j - 1]) ? 0 : 1;
+            size_t cost = same_letter(a[i - 1], b[j - 1]) ? 0 : 1;
             size_t best = d[i - 1][j - 1] + cost;
             if (d[i - 1][j] + 1 < best) {
                 best = d[i - 1][j] + 1;
@@ -187,8 +204,8 @@ static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
             if (d[i][j - 1] + 1 < best) {
                 best = d[i][j - 1] + 1;
             }
-            if (i > 1 && j > 1 && ascii_lower(a[i - 1]) == ascii_lower(b[j - 2]) &&
-                ascii_lower(a[i - 2]) == ascii_lower(b[j - 1]) && d[i - 2][j - 2] + 1 < best) {
+            if (i > 1 && j > 1 && same_letter(a[i - 1], b[j - 2]) &&
+                same_letter(a[i - 2], b[j - 1]) && d[i - 2][j - 2] + 1 < best) {
                 best = d[i - 2][j - 2] + 1;
             }
             d[i][j] = best;

@@ -87,19 +87,22 @@ size_t relay_policy_lint(const relay_policy *policy, regio_diag_list *diags)
     for (size_t i = 0; i < relay_list_count(allow); i++) {
         const relay_entry *e = relay_list_entry(allow, i);
         if (mask_is_zero(&e->rule) && !e->rule.never_matches) {
-            regio_diag_add(diags, REGIO_SEV_WARNING, relay_list_name(allow), e->line, e->text,
-                           "allows every %s client to relay: this server is an open relay",
-                           e->rule.net.family == RELAY_AF_INET4 ? "IPv4" : "IPv6");
+            regio_diag_add_code(diags, REGIO_DIAG_ALLOW_EVERY_ADDRESS, REGIO_SEV_WARNING,
+                                relay_list_name(allow), e->line, e->text,
+                                "allows every %s client to relay: this server is an open relay",
+                                e->rule.net.family == RELAY_AF_INET4 ? "IPv4" : "IPv6");
             warnings++;
             continue;
         }
         for (size_t r = 0; r < range_count; r++) {
             if (rule_covers(&e->rule, &ranges[r].net, &ranges[r].mask)) {
-                regio_diag_add(diags, REGIO_SEV_WARNING, relay_list_name(allow), e->line, e->text,
-                               "allows the whole %s %s to relay: behind NAT or a proxy every "
-                               "connection may come from such an address, which makes this "
-                               "server an open relay; list the hosts that need to relay instead",
-                               ranges[r].what, ranges[r].text);
+                regio_diag_add_code(
+                        diags, REGIO_DIAG_ALLOW_PRIVATE_RANGE, REGIO_SEV_WARNING,
+                        relay_list_name(allow), e->line, e->text,
+                        "allows the whole %s %s to relay: behind NAT or a proxy every "
+                        "connection may come from such an address, which makes this "
+                        "server an open relay; list the hosts that need to relay instead",
+                        ranges[r].what, ranges[r].text);
                 warnings++;
                 break;
             }

@@ -89,18 +89,21 @@ relay_policy *relay_policy_build(const regio_config *cfg, regio_diag_list *diags
     }
     if (bits == 0 && !p->fail_closed) {
         if (p->flags_absent) {
-            regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                           "RelayFlags is absent: every relay is denied (set it, e.g. to 2 with "
-                           "RelayAllowList, to allow relaying)");
+            regio_diag_add_code(
+                    diags, REGIO_DIAG_RELAY_DISABLED, REGIO_SEV_WARNING, flags_name, 0, NULL,
+                    "RelayFlags is absent: every relay is denied (set it, e.g. to 2 with "
+                    "RelayAllowList, to allow relaying)");
         } else if (p->flags == 0) {
-            regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                           "RelayFlags is 0: every relay is denied (set it, e.g. to 2 with "
-                           "RelayAllowList, to allow relaying)");
+            regio_diag_add_code(diags, REGIO_DIAG_RELAY_DISABLED, REGIO_SEV_WARNING, flags_name, 0,
+                                NULL,
+                                "RelayFlags is 0: every relay is denied (set it, e.g. to 2 with "
+                                "RelayAllowList, to allow relaying)");
         } else {
-            regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                           "RelayFlags is 0x%lx, which sets none of bits 1, 2, 4, 8: every relay "
-                           "is denied",
-                           (unsigned long)p->flags);
+            regio_diag_add_code(
+                    diags, REGIO_DIAG_RELAY_DISABLED, REGIO_SEV_WARNING, flags_name, 0, NULL,
+                    "RelayFlags is 0x%lx, which sets none of bits 1, 2, 4, 8: every relay "
+                    "is denied",
+                    (unsigned long)p->flags);
         }
     }
 
@@ -140,14 +143,15 @@ relay_policy *relay_policy_build(const regio_config *cfg, regio_diag_list *diags
         p->ip_forwarding = router->state == REGIO_VALUE_UNREADABLE ||
                            (readable(router->state) && router->value == 1);
         if (router->state == REGIO_VALUE_UNREADABLE) {
-            regio_diag_add(diags, REGIO_SEV_WARNING, name_or(router->name, "IPEnableRouter"), 0,
-                           NULL,
-                           "IPEnableRouter cannot be read: IP forwarding is assumed on, so "
-                           "RelayLocalIPList is not in effect");
+            regio_diag_add_code(diags, REGIO_DIAG_LOCAL_IP_IGNORED, REGIO_SEV_WARNING,
+                                name_or(router->name, "IPEnableRouter"), 0, NULL,
+                                "IPEnableRouter cannot be read: IP forwarding is assumed on, so "
+                                "RelayLocalIPList is not in effect");
         } else if (p->ip_forwarding) {
-            regio_diag_add(diags, REGIO_SEV_WARNING, flags_name, 0, NULL,
-                           "bit 3 of RelayFlags is set but IP forwarding is on (IPEnableRouter "
-                           "is 1): RelayLocalIPList is not in effect");
+            regio_diag_add_code(
+                    diags, REGIO_DIAG_LOCAL_IP_IGNORED, REGIO_SEV_WARNING, flags_name, 0, NULL,
+                    "bit 3 of RelayFlags is set but IP forwarding is on (IPEnableRouter "
+                    "is 1): RelayLocalIPList is not in effect");
         }
         p->local_ip_list_in_effect = !p->ip_forwarding;
         if (relay_list_state(local) == REGIO_VALUE_UNREADABLE) {
@@ -252,6 +256,31 @@ const char *relay_policy_fail_reason(const relay_policy *policy)
 bool relay_policy_local_ip_list_in_effect(const relay_policy *policy)
 {
     return policy->local_ip_list_in_effect;
+}
+
+bool relay_policy_relay_disabled(const relay_policy *policy)
+{
+    return !policy->fail_closed && (policy->flags & RELAY_KNOWN_BITS) == 0;
+}
+
+bool relay_policy_local_ip_ignored(const relay_policy *policy)
+{
+    return (policy->flags & RELAY_BIT3_LOCAL_IP_LIST) && !policy->local_ip_list_in_effect;
+}
+
+bool relay_policy_diag_covered(const relay_policy *policy, const regio_diag *d)
+{
+    if (d->severity != REGIO_SEV_WARNING) {
+        return false;
+    }
+    switch (d->code) {
+    case REGIO_DIAG_RELAY_DISABLED:
+        return relay_policy_relay_disabled(policy);
+    case REGIO_DIAG_LOCAL_IP_IGNORED:
+        return relay_policy_local_ip_ignored(policy);
+    default:
+        return false;
+    }
 }
 
 const relay_list *relay_policy_list(const relay_policy *policy, relay_list_id id)

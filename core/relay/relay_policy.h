@@ -101,4 +101,14 @@ const char *relay_policy_fail_reason(const relay_policy *policy); /* NULL unless
 bool relay_policy_local_ip_list_in_effect(const relay_policy *policy);
 const relay_list *relay_policy_list(const relay_policy *policy, relay_list_id id);
 
+/* Conditions the service reports with an event of their own, repeated at every start and
+ * reload: no relay rule is in effect (and the policy is not failing closed, which has its
+ * own event), and bit 3 of RelayFlags is set while RelayLocalIPList is not in effect. */
+bool relay_policy_relay_disabled(const relay_policy *policy);
+bool relay_policy_local_ip_ignored(const relay_policy *policy);
+
+/* A diagnostic that one of those events already says, so it is not repeated as a generic
+ * configuration warning. Decided by the diagnostic's code and severity, never its words. */
+bool relay_policy_diag_covered(const relay_policy *policy, const regio_diag *diag);
+
 #endif

@@ -1,5 +1,5 @@
 #include "smtp_address.h"
-#include "smtp_ascii.h"
+#include "ascii.h"
 
 #include <string.h>
 
@@ -146,7 +146,7 @@ static bool is_address_literal(const char *s, size_t len)
     if (is_ipv4(s, len)) {
         return true;
     }
-    if (len > 5 && smtp_equal_nocase(s, "IPv6:", 5)) {
+    if (len > 5 && ascii_equal_nocase(s, "IPv6:", 5)) {
         return is_ipv6(s + 5, len - 5);
     }
     /* General-address-literal: Standardized-tag ":" 1*dcontent. */
@@ -275,7 +275,7 @@ smtp_path_status smtp_path_parse(const char *text, size_t len, unsigned flags, s
     if (pos < limit && text[pos] == '>') {
         /* Only "<postmaster>" may go without a domain (RFC 5321 4.5.1). */
         if (!(flags & SMTP_PATH_ALLOW_POSTMASTER) || quoted || out->source_route || local != 10 ||
-            !smtp_equal_nocase(text + start, "postmaster", 10)) {
+            !ascii_equal_nocase(text + start, "postmaster", 10)) {
             return SMTP_PATH_SYNTAX;
         }
         memcpy(out->mailbox, text + start, local);
@@ -354,7 +354,7 @@ static bool domain_listed(const char *domain, size_t len, const char *entry)
     if (entry[n - 1] == '.') {
         n--;
     }
-    return n == len && smtp_equal_nocase(domain, entry, len);
+    return n == len && ascii_equal_nocase(domain, entry, len);
 }
 
 smtp_rcpt_class smtp_recipient_classify(const smtp_path *path, const char *const *local_domains,
@@ -365,7 +365,7 @@ smtp_rcpt_class smtp_recipient_classify(const smtp_path *path, const char *const
     }
     if (path->domain_offset >= path->length) {
         return (!path->quoted_local && path->length == 10 &&
-                smtp_equal_nocase(path->mailbox, "postmaster", 10))
+                ascii_equal_nocase(path->mailbox, "postmaster", 10))
                        ? SMTP_RCPT_LOCAL
                        : SMTP_RCPT_RELAY;
     }

@@ -214,14 +214,14 @@ void smtp_auth_command(smtp_session *s, const char *arg, size_t len)
         smtp_reply(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
         return;
     }
-    if (mech_len == 5 && smtp_equal_nocase(mech, "PLAIN", 5)) {
+    if (mech_len == 5 && ascii_equal_nocase(mech, "PLAIN", 5)) {
         s->phase = SMTP_PHASE_AUTH_PLAIN;
         if (initial_len > 0) {
             plain(s, initial, initial_len);
         } else {
             smtp_reply(s, "334 ");
         }
-    } else if (mech_len == 5 && smtp_equal_nocase(mech, "LOGIN", 5)) {
+    } else if (mech_len == 5 && ascii_equal_nocase(mech, "LOGIN", 5)) {
         s->phase = SMTP_PHASE_AUTH_LOGIN_USER;
         if (initial_len > 0) {
             login_user(s, initial, initial_len);

@@ -2,6 +2,7 @@
  * 8BITMIME, RFC 4954 AUTH=). AUTH itself is in smtp_auth.c. */
 #include "smtp_session_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef void (*command_fn)(smtp_session *s, const char *arg, size_t len);
@@ -36,7 +37,7 @@ static bool single_token(const char *arg, size_t len)
 static bool prefix_nocase(const char *arg, size_t len, const char *prefix)
 {
     size_t n = strlen(prefix);
-    return len >= n && smtp_equal_nocase(arg, prefix, n);
+    return len >= n && ascii_equal_nocase(arg, prefix, n);
 }
 
 static void greet(smtp_session *s, const char *arg, size_t len, bool esmtp)
@@ -117,7 +118,7 @@ static bool mail_parameters(smtp_session *s, const char *p, const char *end)
             smtp_reply(s, "555 5.5.4 MAIL parameters need EHLO");
             return false;
         }
-        if (key == 4 && smtp_equal_nocase(word, "SIZE", 4) && eq != NULL) {
+        if (key == 4 && ascii_equal_nocase(word, "SIZE", 4) && eq != NULL) {
             uint64_t size;
             if (!parse_size(value, value_len, &size)) {
                 smtp_reply(s, "501 5.5.4 Syntax: SIZE=<number of bytes>");
@@ -131,16 +132,16 @@ static bool mail_parameters(smtp_session *s, const char *p, const char *end)
                 return false;
             }
             s->declared_size = size;
-        } else if (key == 4 && smtp_equal_nocase(word, "BODY", 4) && eq != NULL) {
-            if (value_len == 4 && smtp_equal_nocase(value, "7BIT", 4)) {
+        } else if (key == 4 && ascii_equal_nocase(word, "BODY", 4) && eq != NULL) {
+            if (value_len == 4 && ascii_equal_nocase(value, "7BIT", 4)) {
                 s->body = SMTP_BODY_7BIT;
-            } else if (value_len == 8 && smtp_equal_nocase(value, "8BITMIME", 8)) {
+            } else if (value_len == 8 && ascii_equal_nocase(value, "8BITMIME", 8)) {
                 s->body = SMTP_BODY_8BITMIME;
             } else {
                 smtp_reply(s, "501 5.5.4 Syntax: BODY=7BIT or BODY=8BITMIME");
                 return false;
             }
-        } else if (key == 4 && smtp_equal_nocase(word, "AUTH", 4) && eq != NULL) {
+        } else if (key == 4 && ascii_equal_nocase(word, "AUTH", 4) && eq != NULL) {
             /* RFC 4954 5: the submitter's identity; we trust only our own AUTH. */
         } else {
             smtp_reply(s, "555 5.5.4 Unsupported MAIL parameter");
@@ -182,17 +183,63 @@ static void cmd_mail(smtp_session *s, const char *arg, size_t len)
     memcpy(s->mail_from, path.mailbox, path.length + 1);
     s->in_transaction = true;
     s->rcpt_count = 0;
+    s->rcpt_text_len = 0;
     smtp_reply(s, "250 2.1.0 Sender <%s> OK", s->mail_from);
+}
+
+/* Makes room for one more recipient of `length` bytes; false when out of memory. Both
+ * arrays double, so a transaction of n recipients costs O(n) copying in all. */
+static bool reserve_recipient(smtp_session *s, size_t length)
+{
+    if (s->rcpt_count == s->rcpt_capacity) {
+        size_t capacity = s->rcpt_capacity ? s->rcpt_capacity * 2 : 16;
+        if (capacity > s->limits.max_recipients) {
+            capacity = s->limits.max_recipients;
+        }
+        smtp_recipient *rcpts = realloc(s->rcpts, capacity * sizeof(*rcpts));
+        if (rcpts == NULL) {
+            return false;
+        }
+        s->rcpts = rcpts;
+        s->rcpt_capacity = capacity;
+    }
+    if (s->rcpt_text_capacity - s->rcpt_text_len < length + 1) {
+        size_t capacity = s->rcpt_text_capacity ? s->rcpt_text_capacity : 1024;
+        while (capacity - s->rcpt_text_len < length + 1) {
+            capacity *= 2;
+        }
+        char *text = realloc(s->rcpt_text, capacity);
+        if (text == NULL) {
+            return false;
+        }
+        s->rcpt_text = text;
+        s->rcpt_text_capacity = capacity;
+    }
+    return true;
 }
 
 static void accept_recipient(smtp_session *s, const smtp_path *path, bool local)
 {
-    char *slot = s->rcpt_store + s->rcpt_count * (SMTP_PATH_MAX + 1);
-    memcpy(slot, path->mailbox, path->length + 1);
-    s->rcpts[s->rcpt_count].mailbox = slot;
+    if (!reserve_recipient(s, path->length)) {
+        smtp_reply(s, "452 4.3.1 Insufficient system storage for another recipient");
+        return;
+    }
+    memcpy(s->rcpt_text + s->rcpt_text_len, path->mailbox, path->length + 1);
+    s->rcpt_text_len += path->length + 1;
+    s->rcpts[s->rcpt_count].mailbox = NULL; /* set by link_recipients */
     s->rcpts[s->rcpt_count].local = local;
     s->rcpt_count++;
     smtp_reply(s, "250 2.1.5 Recipient <%s> OK", path->mailbox);
+}
+
+/* Points every recipient at its mailbox, now that rcpt_text no longer moves. */
+static void link_recipients(smtp_session *s)
+{
+    const char *mailbox = s->rcpt_text;
+    for (size_t i = 0; i < s->rcpt_count; i++) {
+        s->rcpts[i].mailbox = mailbox;
+        mailbox += strlen(mailbox) + 1;
+    }
 }
 
 static void cmd_rcpt(smtp_session *s, const char *arg, size_t len)
@@ -260,6 +307,7 @@ static void cmd_data(smtp_session *s, const char *arg, size_t len)
     env.helo_name = s->helo_name;
     env.esmtp = s->esmtp;
     env.mail_from = s->mail_from;
+    link_recipients(s);
     env.recipients = s->rcpts;
     env.recipient_count = s->rcpt_count;
     env.client_address = s->client_address;
@@ -358,7 +406,7 @@ void smtp_command(smtp_session *s, char *line, size_t len)
     }
     smtp_log_received(s, line, len);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (verb == 4 && smtp_equal_nocase(line, commands[i].verb, 4)) {
+        if (verb == 4 && ascii_equal_nocase(line, commands[i].verb, 4)) {
             commands[i].fn(s, arg, (size_t)(end - arg));
             return;
         }

@@ -20,24 +20,27 @@ smtp_limits smtp_limits_effective(const smtp_limits *requested)
     smtp_limits none = {0};
     const smtp_limits *r = requested != NULL ? requested : &none;
     smtp_limits l;
-    l.max_message_bytes =
-            clamp64(r->max_message_bytes, SMTP_DEFAULT_MAX_MESSAGE_BYTES, 1, UINT64_MAX);
-    l.max_recipients = (uint32_t)clamp64(r->max_recipients, SMTP_DEFAULT_MAX_RECIPIENTS, 1, 1000);
-    l.max_line_length =
-            (uint32_t)clamp64(r->max_line_length, SMTP_DEFAULT_MAX_LINE_LENGTH, 512, 65536);
-    l.max_auth_failures =
-            (uint32_t)clamp64(r->max_auth_failures, SMTP_DEFAULT_MAX_AUTH_FAILURES, 1, 10);
+    l.max_message_bytes = clamp64(r->max_message_bytes, SMTP_DEFAULT_MAX_MESSAGE_BYTES,
+                                  SMTP_MAX_MESSAGE_BYTES_MIN, SMTP_MAX_MESSAGE_BYTES_MAX);
+    l.max_recipients = (uint32_t)clamp64(r->max_recipients, SMTP_DEFAULT_MAX_RECIPIENTS,
+                                         SMTP_MAX_RECIPIENTS_MIN, SMTP_MAX_RECIPIENTS_MAX);
+    l.max_line_length = (uint32_t)clamp64(r->max_line_length, SMTP_DEFAULT_MAX_LINE_LENGTH,
+                                          SMTP_MAX_LINE_LENGTH_MIN, SMTP_MAX_LINE_LENGTH_MAX);
+    l.max_auth_failures = (uint32_t)clamp64(r->max_auth_failures, SMTP_DEFAULT_MAX_AUTH_FAILURES,
+                                            SMTP_MAX_AUTH_FAILURES_MIN, SMTP_MAX_AUTH_FAILURES_MAX);
     l.auth_failure_delay_ms =
-            (uint32_t)clamp64(r->auth_failure_delay_ms, SMTP_DEFAULT_AUTH_FAILURE_DELAY_MS, 1,
-                              SMTP_AUTH_DELAY_MAX_MS);
+            (uint32_t)clamp64(r->auth_failure_delay_ms, SMTP_DEFAULT_AUTH_FAILURE_DELAY_MS,
+                              SMTP_AUTH_DELAY_MIN_MS, SMTP_AUTH_DELAY_MAX_MS);
     return l;
 }
 
 size_t smtp_session_memory(const smtp_limits *limits)
 {
+    /* The line buffer is allocated with the session; recipient storage grows to at most
+     * max_recipients entries and as many mailboxes of the longest length. */
     smtp_limits l = smtp_limits_effective(limits);
-    return sizeof(smtp_session) + (size_t)l.max_recipients * sizeof(smtp_recipient) +
-           (size_t)l.max_recipients * (SMTP_PATH_MAX + 1) + l.max_line_length;
+    return sizeof(smtp_session) + l.max_line_length +
+           (size_t)l.max_recipients * (sizeof(smtp_recipient) + SMTP_PATH_MAX + 1);
 }
 
 /* Host-provided text ends up in reply lines: keep it printable ASCII and bounded. */
@@ -57,7 +60,7 @@ static void copy_clean(char *dst, size_t cap, const char *src, const char *fallb
 smtp_session *smtp_session_create(const smtp_host *host)
 {
     smtp_limits limits = smtp_limits_effective(&host->limits);
-    smtp_session *s = calloc(1, smtp_session_memory(&limits));
+    smtp_session *s = calloc(1, sizeof(smtp_session) + limits.max_line_length);
     if (s == NULL) {
         return NULL;
     }
@@ -71,9 +74,7 @@ smtp_session *smtp_session_create(const smtp_host *host)
     if (s->host.auth_check == NULL) {
         s->host.auth_available = false;
     }
-    s->rcpts = (smtp_recipient *)(s + 1);
-    s->rcpt_store = (char *)(s->rcpts + limits.max_recipients);
-    s->line = s->rcpt_store + (size_t)limits.max_recipients * (SMTP_PATH_MAX + 1);
+    s->line = (char *)(s + 1);
     s->phase = SMTP_PHASE_COMMAND;
     smtp_reply(s, "220 %s ESMTP imsrelay ready", s->host_name);
     return s;
@@ -101,6 +102,8 @@ void smtp_session_destroy(smtp_session *session)
      * line is left) and, between LOGIN steps, login_user. */
     smtp_secure_zero(session->line, session->line_len);
     smtp_secure_zero(session->login_user, sizeof session->login_user);
+    free(session->rcpts);
+    free(session->rcpt_text);
     free(session);
 }
 
@@ -151,7 +154,7 @@ void smtp_log_received(smtp_session *s, const char *line, size_t len)
     if (s->host.protocol_log == NULL) {
         return;
     }
-    if (len > 5 && smtp_equal_nocase(line, "AUTH ", 5)) {
+    if (len > 5 && ascii_equal_nocase(line, "AUTH ", 5)) {
         /* Credentials never reach the log: an AUTH line shows its mechanism only. */
         char redacted[64 + 16];
         size_t n = 5;
@@ -188,6 +191,7 @@ void smtp_reset_transaction(smtp_session *s)
     s->body = SMTP_BODY_UNSPECIFIED;
     s->declared_size = 0;
     s->rcpt_count = 0;
+    s->rcpt_text_len = 0;
 }
 
 /* ---- the DATA stream ---- */

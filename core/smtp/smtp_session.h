@@ -29,8 +29,10 @@
  * pending (so pipelined AUTH attempts are slowed one by one). After the session closed,
  * every byte is consumed and ignored.
  *
- * Memory per session is fixed at creation: smtp_session_memory(limits) bytes, whatever the
- * client sends. Message bodies are streamed to the host, never held whole.
+ * Memory per session is bounded at creation: at most smtp_session_memory(limits) bytes,
+ * whatever the client sends. Recipients are stored as they come (so a limit of 100000 costs
+ * nothing until a client gives that many); message bodies are streamed to the host, never
+ * held whole.
  *
  * Replies (every one with an enhanced status code, RFC 3463):
  *   220 greeting; 221 2.0.0 QUIT; 250 HELO/EHLO/MAIL 2.1.0/RCPT 2.1.5/RSET NOOP 2.0.0;
@@ -38,6 +40,7 @@
  *   235 2.7.0 AUTH ok; 334 AUTH challenge;
  *   421 4.3.2 shutting down; 421 4.4.2 idle timeout; 421 4.7.0 too many AUTH failures;
  *   451 4.3.0 host could not take or store the message; 452 4.5.3 too many recipients;
+ *   452 4.3.1 no memory for another recipient;
  *   454 4.7.0 temporary AUTH failure;
  *   500 5.5.2 unknown command, line too long, bad line ending or characters;
  *   501 5.5.4 bad arguments; 501 5.1.7 bad sender; 501 5.1.3 bad recipient;
@@ -59,30 +62,11 @@
 #include <stdint.h>
 
 #include "smtp_address.h"
-
-/* Limits from configuration. A zero field takes its default; values outside the bounds are
- * clamped to them. */
-typedef struct smtp_limits {
-    uint64_t max_message_bytes;     /* default 10485760; counted after dot-unstuffing */
-    uint32_t max_recipients;        /* default 100, bounds 1..1000 */
-    uint32_t max_line_length;       /* command line incl. CRLF; default 2048, 512..65536 */
-    uint32_t max_auth_failures;     /* the failure that reaches it closes; default 3, 1..10 */
-    uint32_t auth_failure_delay_ms; /* delay after the 1st failure, doubling; default 1000 */
-} smtp_limits;
-
-#define SMTP_DEFAULT_MAX_MESSAGE_BYTES     10485760u
-#define SMTP_DEFAULT_MAX_RECIPIENTS        100u
-#define SMTP_DEFAULT_MAX_LINE_LENGTH       2048u
-#define SMTP_DEFAULT_MAX_AUTH_FAILURES     3u
-#define SMTP_DEFAULT_AUTH_FAILURE_DELAY_MS 1000u
-#define SMTP_AUTH_DELAY_MAX_MS             30000u
+#include "smtp_limits.h"
 
 #define SMTP_HOST_NAME_MAX  255 /* longer host names are cut */
 #define SMTP_CLIENT_MAX     63  /* client address string */
 #define SMTP_CREDENTIAL_MAX 255 /* user name and password, each, in bytes */
-
-/* Fills in defaults and clamps, as smtp_session_create does. */
-smtp_limits smtp_limits_effective(const smtp_limits *requested);
 
 typedef enum smtp_relay_verdict {
     SMTP_RELAY_DENY = 0, /* 550 5.7.1; any value but ALLOW denies */
@@ -204,7 +188,7 @@ const char *smtp_session_auth_account(const smtp_session *session); /* NULL if n
 const char *smtp_session_helo_name(const smtp_session *session);    /* "" before HELO */
 bool smtp_session_in_data(const smtp_session *session); /* between 354 and the final dot */
 
-/* The fixed memory a session with these limits uses, in bytes. */
+/* The most memory a session with these limits can use, in bytes. */
 size_t smtp_session_memory(const smtp_limits *limits);
 
 #endif

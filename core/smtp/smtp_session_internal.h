@@ -3,7 +3,7 @@
 #ifndef IMSRELAY_SMTP_SESSION_INTERNAL_H
 #define IMSRELAY_SMTP_SESSION_INTERNAL_H
 
-#include "smtp_ascii.h"
+#include "ascii.h"
 #include "smtp_data.h"
 #include "smtp_session.h"
 
@@ -56,8 +56,14 @@ struct smtp_session {
     smtp_body_type body;
     uint64_t declared_size;
     size_t rcpt_count;
-    smtp_recipient *rcpts; /* max_recipients entries */
-    char *rcpt_store;      /* max_recipients * (SMTP_PATH_MAX + 1) bytes */
+    /* Grown on demand up to max_recipients. The mailboxes are stored one after the other,
+     * NUL-terminated, in rcpt_text; rcpts[i].mailbox points into it only once DATA hands
+     * the envelope over (growing rcpt_text moves it). */
+    smtp_recipient *rcpts;
+    size_t rcpt_capacity;
+    char *rcpt_text;
+    size_t rcpt_text_len;
+    size_t rcpt_text_capacity;
 
     /* The command line being assembled. */
     char *line; /* max_line_length bytes */

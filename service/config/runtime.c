@@ -8,6 +8,7 @@
 
 #include "events/eventlog.h"
 #include "config/live_config.h"
+#include "fnv1a.h"
 #include "identity.h"
 #include "settings.h"
 
@@ -32,54 +33,6 @@ struct runtime {
 };
 
 /* ---- snapshots ------------------------------------------------------------------------- */
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t size)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < size; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* Equal fingerprints, equal rules: every setting as decoded, with its state, and every
- * diagnostic. A registry notification that changed nothing the service uses (another
- * value, a rewrite with the same data) then reloads nothing and reports nothing. */
-static uint64_t fingerprint(const regio_config *c, const regio_diag_list *diags)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t count;
-    const regio_setting *settings = regio_settings(&count);
-    for (size_t i = 0; i < count; i++) {
-        const char *field = (const char *)c + settings[i].offset;
-        switch (settings[i].kind) {
-        case REGIO_SETTING_DWORD: {
-            const regio_dword *d = (const regio_dword *)(const void *)field;
-            h = fnv1a(h, &d->state, sizeof(d->state));
-            h = fnv1a(h, &d->value, sizeof(d->value));
-            break;
-        }
-        case REGIO_SETTING_LIST: {
-            const regio_list *l = (const regio_list *)(const void *)field;
-            h = fnv1a(h, &l->state, sizeof(l->state));
-            h = fnv1a(h, &l->count, sizeof(l->count));
-            for (size_t n = 0; n < l->count; n++) {
-                h = fnv1a(h, l->lines[n], strlen(l->lines[n]) + 1);
-            }
-            break;
-        }
-        case REGIO_SETTING_STRING: {
-            const char *text = *(const char *const *)(const void *)field;
-            h = fnv1a(h, text ? text : "", text ? strlen(text) + 1 : 1);
-            break;
-        }
-        }
-    }
-    for (size_t i = 0; i < diags->count; i++) {
-        h = fnv1a(h, &diags->items[i], sizeof(diags->items[i]));
-    }
-    return h;
-}
 
 /* "RelayFlags 3: deny list, allow list (RelayDenyList 2 rules, RelayAllowList 1 rule,
  * RelayLocalIPList 0 rules)": the flags as read, the rules in effect in the relay engine's
@@ -122,7 +75,7 @@ static runtime_snapshot *snapshot_build(regio_diag_list *diags)
     s->policy = live.policy;
     *diags = live.diags;
     describe(s);
-    s->fingerprint = fingerprint(s->config, diags);
+    s->fingerprint = regio_config_fingerprint(s->config, diags);
     return s;
 }
 
@@ -171,55 +124,36 @@ static void swap_in(runtime *rt, runtime_snapshot *next)
     runtime_snapshot_release(old);
 }
 
-/* The conditions with an event of their own (relaying disabled, local-IP list ignored,
- * fail closed). The relay engine's diagnostics about them are not repeated as generic
- * configuration warnings. */
-static bool relay_disabled(const runtime_snapshot *s)
-{
-    return !relay_policy_fail_closed(s->policy) &&
-           (s->config->relay_flags.value & RELAY_KNOWN_BITS) == 0;
-}
-
-static bool local_ip_ignored(const runtime_snapshot *s)
-{
-    return (s->config->relay_flags.value & RELAY_BIT3_LOCAL_IP_LIST) &&
-           !relay_policy_local_ip_list_in_effect(s->policy);
-}
-
-static bool covered(const runtime_snapshot *s, const regio_diag *d)
-{
-    if (d->severity != REGIO_SEV_WARNING) {
-        return false;
-    }
-    if (relay_disabled(s) && !strcmp(d->value, "RelayFlags") &&
-        strstr(d->message, "every relay is denied")) {
-        return true;
-    }
-    return local_ip_ignored(s) && strstr(d->message, "RelayLocalIPList is not in effect");
-}
-
-/* Reports the diagnostics as events; returns the number of errors. */
+/* Reports the diagnostics as events, thousands of one kind as the first hundred and a count;
+ * returns the number of errors. */
 static size_t report_diags(const runtime_snapshot *s, const regio_diag_list *diags)
 {
+    regio_diag_list summarized;
+    regio_diag_list_init(&summarized);
+    regio_diag_list_summarize(diags, REGIO_DIAG_SUMMARY_KEEP, &summarized);
     regio_diag_list shown;
     regio_diag_list_init(&shown);
-    for (size_t i = 0; i < diags->count; i++) {
-        const regio_diag *d = &diags->items[i];
-        if (!covered(s, d)) {
-            regio_diag_add(&shown, d->severity, d->value, d->line, d->text, "%s", d->message);
+    for (size_t i = 0; i < summarized.count; i++) {
+        const regio_diag *d = &summarized.items[i];
+        /* The conditions with an event of their own (relaying disabled, local-IP list
+         * ignored) are not repeated as generic configuration warnings. */
+        if (!relay_policy_diag_covered(s->policy, d)) {
+            regio_diag_add_code(&shown, d->code, d->severity, d->value, d->line, d->text, "%s",
+                                d->message);
         }
     }
-    shown.truncated |= diags->truncated;
+    shown.truncated |= summarized.truncated;
     eventlog_config_diags(&shown);
     regio_diag_list_free(&shown);
+    regio_diag_list_free(&summarized);
     return regio_diag_count(diags, REGIO_SEV_ERROR);
 }
 
 static uint64_t list_hash(const regio_list *list)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = FNV1A_INIT;
     for (size_t i = 0; i < list->count; i++) {
-        h = fnv1a(h, list->lines[i], strlen(list->lines[i]) + 1);
+        h = fnv1a_string(h, list->lines[i]);
     }
     return h;
 }
@@ -252,7 +186,7 @@ static void standing_warnings(const runtime_snapshot *s)
     if (relay_policy_fail_closed(s->policy)) {
         const char *why = relay_policy_fail_reason(s->policy);
         eventlog_write(MSG_FAIL_CLOSED, why ? why : "the configuration has errors", NULL);
-    } else if (relay_disabled(s)) {
+    } else if (relay_policy_relay_disabled(s->policy)) {
         char words[96];
         if (c->relay_flags.state == REGIO_VALUE_ABSENT) {
             snprintf(words, sizeof(words), "absent");
@@ -264,7 +198,7 @@ static void standing_warnings(const runtime_snapshot *s)
         }
         eventlog_write(MSG_RELAY_DISABLED, words, NULL);
     }
-    if (local_ip_ignored(s)) {
+    if (relay_policy_local_ip_ignored(s->policy)) {
         char router[16];
         snprintf(router, sizeof(router), "%lu", (unsigned long)c->ip_enable_router.value);
         eventlog_write(MSG_LOCAL_IP_IGNORED, router, NULL);

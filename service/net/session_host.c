@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_limits.h"
 #include "store/user_store.h"
 #include "store/windows_accounts.h"
 
@@ -147,12 +148,7 @@ smtp_host session_host_smtp(session_host *h)
             .local_domains = config->local_domains.lines,
             .local_domain_count = config->local_domains.count,
             .auth_available = true,
-            .limits =
-                    {
-                            .max_message_bytes = config->max_message_bytes.value,
-                            .max_recipients = config->max_recipients.value,
-                            .max_line_length = config->max_line_length.value,
-                    },
+            .limits = regio_engine_limits(config),
             .relay_check = relay_check,
             .auth_check = auth_check,
             .data_begin = data_begin,

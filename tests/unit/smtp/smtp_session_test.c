@@ -654,6 +654,34 @@ static void each_transaction_gets_the_full_recipient_limit(void **state)
                         "c|a@b.org|r3@example.com(L)|192.0.2.7|(none)|-|0");
 }
 
+/* Issue 9: MaxRecipients 5000 is valid configuration, so the 1,001st recipient (and every
+ * one up to 5000) is accepted, not refused at an engine limit the administrator never set. */
+static void recipients_beyond_1000_are_accepted_when_configured(void **state)
+{
+    test_host *t = *state;
+    t->host.limits.max_recipients = 5000;
+    smtp_session *s = test_session(t);
+    test_feeds(t, s, "EHLO c\r\nMAIL FROM:<a@b.org>\r\n");
+    char line[64];
+    char expected[80];
+    for (int i = 1; i <= 1001; i++) {
+        t->output_len = 0;
+        t->log_len = 0; /* the protocol log would outgrow its test buffer */
+        snprintf(line, sizeof line, "RCPT TO:<r%d@example.com>\r\n", i);
+        snprintf(expected, sizeof expected, "250 2.1.5 Recipient <r%d@example.com> OK\r\n", i);
+        test_feeds(t, s, line);
+        t->output[t->output_len] = '\0';
+        assert_string_equal(t->output, expected);
+    }
+    test_feeds(t, s, "DATA\r\nx\r\n.\r\n");
+    assert_int_equal(test_committed(t), 1);
+    assert_int_equal(t->messages[0].recipient_count, 1001);
+    assert_string_equal(t->messages[0].last_recipient, "r1001@example.com");
+    assert_true(strncmp(t->messages[0].envelope, "c|a@b.org|r1@example.com(L),r2@example.com(L),",
+                        46) == 0);
+    smtp_session_destroy(s);
+}
+
 static void limits_take_defaults_and_bounds(void **state)
 {
     (void)state;
@@ -664,10 +692,10 @@ static void limits_take_defaults_and_bounds(void **state)
     assert_int_equal(l.max_line_length, 2048);
     assert_int_equal(l.max_auth_failures, 3);
     assert_int_equal(l.auth_failure_delay_ms, 1000);
-    smtp_limits wild = {1, 100000, 10, 99, 999999};
+    smtp_limits wild = {1, 1000000, 10, 99, 999999};
     l = smtp_limits_effective(&wild);
     assert_int_equal(l.max_message_bytes, 1);
-    assert_int_equal(l.max_recipients, 1000);
+    assert_int_equal(l.max_recipients, SMTP_MAX_RECIPIENTS_MAX);
     assert_int_equal(l.max_line_length, 512);
     assert_int_equal(l.max_auth_failures, 10);
     assert_int_equal(l.auth_failure_delay_ms, SMTP_AUTH_DELAY_MAX_MS);
@@ -700,6 +728,7 @@ int main(void)
             T(relay_allowed_recipient_is_marked_relayed),
             T(without_relay_callback_every_relay_is_denied),
             T(too_many_recipients_gets_452),
+            T(recipients_beyond_1000_are_accepted_when_configured),
             T(size_over_the_limit_is_refused_at_mail),
             T(message_over_the_limit_is_discarded_and_552_follows_the_dot),
             T(message_of_exactly_the_limit_is_accepted),

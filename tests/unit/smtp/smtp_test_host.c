@@ -63,9 +63,17 @@ static bool data_begin(void *ctx, const smtp_envelope *e)
     test_message *m = &t->messages[t->begins - 1];
     size_t n =
             (size_t)snprintf(m->envelope, sizeof m->envelope, "%s|%s|", e->helo_name, e->mail_from);
-    for (size_t i = 0; i < e->recipient_count; i++) {
+    /* A long envelope is cut at the buffer; recipient_count and last_recipient still say
+     * what the engine handed over. */
+    for (size_t i = 0; i < e->recipient_count && n < sizeof m->envelope; i++) {
         n += (size_t)snprintf(m->envelope + n, sizeof m->envelope - n, "%s%s(%c)", i ? "," : "",
                               e->recipients[i].mailbox, e->recipients[i].local ? 'L' : 'R');
+    }
+    m->recipient_count = e->recipient_count;
+    snprintf(m->last_recipient, sizeof m->last_recipient, "%s",
+             e->recipients[e->recipient_count - 1].mailbox);
+    if (n >= sizeof m->envelope) {
+        n = sizeof m->envelope - 1;
     }
     snprintf(m->envelope + n, sizeof m->envelope - n, "|%s|%s|%s|%llu", e->client_address,
              e->auth_account != NULL ? e->auth_account : "(none)",

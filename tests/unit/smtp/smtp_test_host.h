@@ -12,6 +12,8 @@
 
 typedef struct test_message {
     char envelope[2048]; /* "helo|from|rcpt(L),rcpt(R)|client|account|body|size" */
+    size_t recipient_count;
+    char last_recipient[300];
     char *body;
     size_t body_len;
     bool committed;

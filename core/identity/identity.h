@@ -21,6 +21,12 @@
 #define IDENTITY_EVENT_SOURCE_KEY                                                                  \
     IDENTITY_SERVICES_KEY "\\EventLog\\Application\\" IDENTITY_EVENT_SOURCE
 
+/* Group Policy's place for this product's settings (HKLM\SOFTWARE\Policies\imsrelay): a
+ * value there wins over the same value in Parameters, as Windows policy wins over
+ * preference. */
+#define IDENTITY_POLICY_KEY        "SOFTWARE\\Policies\\imsrelay"
+#define IDENTITY_POLICY_PARENT_KEY "SOFTWARE\\Policies"
+
 /* Unexpanded: the service expands it with the environment it runs in. */
 #define IDENTITY_DEFAULT_MAIL_ROOT "%ProgramData%\\imsrelay"
 

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,7 +216,10 @@ regio_config *regio_config_build_with_defaults(const regio_raw_value *values, si
 
     size_t setting_count;
     const regio_setting *settings = regio_settings(&setting_count);
-    bool seen[REGIO_SETTING_COUNT] = {false};
+    /* The value each setting takes: the first from the policy key, else the first from
+     * Parameters. */
+    size_t winner[REGIO_SETTING_COUNT];
+    bool has_policy[REGIO_SETTING_COUNT] = {false}, has_parameters[REGIO_SETTING_COUNT] = {false};
     size_t unknown = 0;
     for (size_t i = 0; i < count; i++) {
         const regio_raw_value *raw = &values[i];
@@ -225,12 +229,31 @@ regio_config *regio_config_build_with_defaults(const regio_raw_value *values, si
             continue;
         }
         size_t index = (size_t)(setting - settings);
-        if (seen[index]) {
+        bool *has = raw->from_policy ? has_policy : has_parameters;
+        if (has[index]) {
             regio_diag_add(diags, REGIO_SEV_ERROR, setting->name, 0, NULL,
-                           "is given more than once: only the first is used");
+                           "is given more than once%s: only the first is used",
+                           raw->from_policy ? " in the policy key" : "");
             continue;
         }
-        seen[index] = true;
+        has[index] = true;
+        if (raw->from_policy || !has_policy[index]) {
+            winner[index] = i;
+        }
+    }
+    for (size_t index = 0; index < setting_count; index++) {
+        if (!has_policy[index] && !has_parameters[index]) {
+            continue;
+        }
+        const regio_setting *setting = &settings[index];
+        if (has_policy[index] && has_parameters[index]) {
+            regio_diag_add_code(
+                    diags, REGIO_DIAG_SHADOWED_BY_POLICY, REGIO_SEV_WARNING, setting->name, 0, NULL,
+                    "is set in Parameters and in the policy key HKLM\\" IDENTITY_POLICY_KEY
+                    ": the policy's value is used, the Parameters value is not");
+        }
+        const regio_raw_value *raw = &values[winner[index]];
+        config->sources[index] = raw->from_policy ? REGIO_SOURCE_POLICY : REGIO_SOURCE_PARAMETERS;
         bool ok = true;
         switch (setting->kind) {
         case REGIO_SETTING_DWORD:
@@ -266,6 +289,40 @@ regio_config *regio_config_build(const regio_raw_value *values, size_t count, bo
                                  regio_diag_list *diags)
 {
     return regio_config_build_with_defaults(values, count, key_missing, NULL, diags);
+}
+
+void regio_config_note_sources(const regio_config *config, regio_diag_list *diags, size_t from)
+{
+    for (size_t i = from; i < diags->count; i++) {
+        regio_diag *d = &diags->items[i];
+        if (d->code != REGIO_DIAG_SHADOWED_BY_POLICY && d->value[0] &&
+            regio_config_source(config, d->value) == REGIO_SOURCE_POLICY) {
+            size_t len = strlen(d->message);
+            snprintf(d->message + len, sizeof(d->message) - len,
+                     " (the value is the policy key's, HKLM\\" IDENTITY_POLICY_KEY ")");
+        }
+    }
+}
+
+regio_source regio_config_source(const regio_config *config, const char *name)
+{
+    size_t count;
+    const regio_setting *settings = regio_settings(&count);
+    const regio_setting *setting = regio_setting_find(name);
+    return setting ? config->sources[setting - settings] : REGIO_SOURCE_DEFAULT;
+}
+
+const char *regio_source_name(regio_source source)
+{
+    switch (source) {
+    case REGIO_SOURCE_POLICY:
+        return "policy";
+    case REGIO_SOURCE_PARAMETERS:
+        return "Parameters";
+    case REGIO_SOURCE_DEFAULT:
+        break;
+    }
+    return "default";
 }
 
 void regio_config_free(regio_config *config)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "settings.h"
 
 /* Registry value types, with the numbers winnt.h gives them, so portable code needs no
  * Windows header. */
@@ -35,7 +36,15 @@ typedef struct regio_raw_value {
     const uint8_t *data; /* may be NULL when size is 0 */
     size_t size;         /* in bytes, exactly as the registry reports it */
     bool unreadable;     /* present, but reading it failed (access denied, too large...) */
+    bool from_policy;    /* read from the policy key, which wins over Parameters */
 } regio_raw_value;
+
+/* Where a setting's value came from. */
+typedef enum regio_source {
+    REGIO_SOURCE_DEFAULT = 0, /* neither key has it: the documented default */
+    REGIO_SOURCE_PARAMETERS,  /* HKLM\...\MSExchangeIMC\Parameters (or Tcpip's key) */
+    REGIO_SOURCE_POLICY,      /* HKLM\SOFTWARE\Policies\imsrelay (Group Policy) */
+} regio_source;
 
 /* What became of a value. */
 typedef enum regio_value_state {
@@ -98,12 +107,28 @@ typedef struct regio_config {
 
     /* Authentication. */
     regio_dword auth_windows_accounts; /* 1: also check Windows accounts (LogonUserW) */
+
+    /* Where each setting came from, by its index in regio_settings(). */
+    regio_source sources[REGIO_SETTING_COUNT];
 } regio_config;
 
-/* Builds a configuration from the raw values of the Parameters key and of IPEnableRouter
- * (passed among `values` by its own name). Never fails on bad input: every problem becomes
- * a diagnostic and a fail-safe value. Returns NULL only when out of memory.
- * key_missing: the Parameters key itself does not exist (everything takes its default). */
+/* Where the setting named `name` came from (REGIO_SOURCE_DEFAULT for an unknown name). */
+regio_source regio_config_source(const regio_config *config, const char *name);
+
+/* Adds "(the value is the policy key's, HKLM\...)" to every diagnostic from index `from` on
+ * that is about a value the policy key set, so that every diagnostic names the key its
+ * value came from; call it once all diagnostics (decoding and rule compilation) are in. */
+void regio_config_note_sources(const regio_config *config, regio_diag_list *diags, size_t from);
+
+/* "policy", "Parameters", "default". */
+const char *regio_source_name(regio_source source);
+
+/* Builds a configuration from the raw values of the Parameters key, of the policy key
+ * (from_policy set) and of IPEnableRouter (passed among `values` by its own name). A policy
+ * value wins over a Parameters value of the same name, which is then reported as shadowed;
+ * the winner alone is decoded, with the same rules whichever key it came from. Never fails on bad
+ * input: every problem becomes a diagnostic and a fail-safe value. Returns NULL only when out of
+ * memory. key_missing: the Parameters key itself does not exist (everything takes its default). */
 regio_config *regio_config_build(const regio_raw_value *values, size_t count, bool key_missing,
                                  regio_diag_list *diags);
 

@@ -32,6 +32,7 @@ typedef enum regio_diag_code {
     REGIO_DIAG_ALLOW_EVERY_ADDRESS, /* an allow-list line matches every address */
     REGIO_DIAG_ALLOW_PRIVATE_RANGE, /* an allow-list line covers a whole NAT-able range */
     REGIO_DIAG_SUMMARY,             /* "... and n more warnings like this" */
+    REGIO_DIAG_SHADOWED_BY_POLICY,  /* a Parameters value is hidden by the policy key's */
 } regio_diag_code;
 
 #define REGIO_DIAG_VALUE_MAX   64

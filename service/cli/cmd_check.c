@@ -148,6 +148,17 @@ static const char *state_words(regio_value_state state)
     return "";
 }
 
+/* Values come from Parameters unless the policy key has them (docs/design.md, "Group
+ * Policy"); an absent value says "(absent: default)". */
+static const regio_config *printed_config;
+
+static const char *source_words(const char *name)
+{
+    return regio_config_source(printed_config, name) == REGIO_SOURCE_POLICY
+                   ? " (from the policy key)"
+                   : "";
+}
+
 static void print_list(const regio_list *list, diag_index *ix, const char *absent_meaning)
 {
     size_t rules = 0;
@@ -156,10 +167,12 @@ static void print_list(const regio_list *list, diag_index *ix, const char *absen
         rules += *t && *t != '#';
     }
     if (list->state == REGIO_VALUE_ABSENT || list->count == 0) {
-        printf("%s: %s%s\n", list->name, absent_meaning, state_words(list->state));
+        printf("%s: %s%s%s\n", list->name, absent_meaning, state_words(list->state),
+               source_words(list->name));
     } else {
-        printf("%s: %zu line%s, %zu not blank or comment%s\n", list->name, list->count,
-               list->count == 1 ? "" : "s", rules, state_words(list->state));
+        printf("%s: %zu line%s, %zu not blank or comment%s%s\n", list->name, list->count,
+               list->count == 1 ? "" : "s", rules, state_words(list->state),
+               source_words(list->name));
     }
     print_diags_for(ix, list->name, 0);
     for (size_t i = 0; i < list->count; i++) {
@@ -180,7 +193,7 @@ static void print_flags(const regio_config *config, const relay_policy *policy, 
     if (f->state == REGIO_VALUE_ABSENT) {
         printf("RelayFlags: absent\n");
     } else {
-        printf("RelayFlags: %u%s\n", f->value, state_words(f->state));
+        printf("RelayFlags: %u%s%s\n", f->value, state_words(f->state), source_words("RelayFlags"));
     }
     print_diags_for(ix, "RelayFlags", 0);
     printf("effective rules: %s\n", words);
@@ -196,14 +209,15 @@ static void print_setting(const regio_config *config, const regio_setting *s, di
     switch (s->kind) {
     case REGIO_SETTING_DWORD: {
         const regio_dword *d = (const regio_dword *)(base + s->offset);
-        printf("%s: %u%s\n", s->name, d->value, state_words(d->state));
+        printf("%s: %u%s%s\n", s->name, d->value, state_words(d->state), source_words(s->name));
         print_diags_for(ix, s->name, 0);
         break;
     }
     case REGIO_SETTING_STRING: {
         const char *text = *(const char *const *)(base + s->offset);
         regio_value_state state = *(const regio_value_state *)(base + s->state_offset);
-        printf("%s: %s%s\n", s->name, text && *text ? text : "(none)", state_words(state));
+        printf("%s: %s%s%s\n", s->name, text && *text ? text : "(none)", state_words(state),
+               source_words(s->name));
         print_diags_for(ix, s->name, 0);
         break;
     }
@@ -250,13 +264,21 @@ int cmd_check(int argc, wchar_t **argv)
     }
     const regio_diag_list *diags = &live.diags;
 
+    printed_config = config;
     printf("key: HKLM\\%s\n", IDENTITY_PARAMETERS_KEY);
+    size_t from_policy = 0;
+    size_t count = 0;
+    const regio_setting *settings = regio_settings(&count);
+    for (size_t i = 0; i < count; i++) {
+        from_policy += config->sources[i] == REGIO_SOURCE_POLICY;
+    }
+    printf("policy key: HKLM\\%s: %zu value%s in force%s\n", IDENTITY_POLICY_KEY, from_policy,
+           from_policy == 1 ? "" : "s",
+           from_policy ? " (marked \"from the policy key\"; they win over Parameters)" : "");
     print_flags(config, policy, &ix);
     print_list(&config->relay_deny_list, &ix, "empty");
     print_list(&config->relay_allow_list, &ix, "empty");
     print_list(&config->relay_local_ip_list, &ix, "empty");
-    size_t count = 0;
-    const regio_setting *settings = regio_settings(&count);
     for (size_t i = 0; i < count; i++) {
         if (!is_relay_setting(settings[i].name)) {
             print_setting(config, &settings[i], &ix);

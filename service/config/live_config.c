@@ -14,6 +14,7 @@ bool live_config_read(live_config *out)
         live_config_free(out);
         return false;
     }
+    regio_config_note_sources(out->config, &out->diags, 0);
     return true;
 }
 

@@ -281,7 +281,36 @@ static char *computer_dns_name(void)
     return NULL;
 }
 
+/* The policy key, when Group Policy (or an administrator) made it: its values are marked so
+ * that they win over Parameters. A policy key that exists but cannot be read makes the
+ * relay values unreadable, so the service fails closed rather than ignore a policy. */
+static bool read_policy(HKEY root, const wchar_t *policy_key, raw_set *set, regio_diag_list *diags)
+{
+    if (!policy_key) {
+        return true;
+    }
+    size_t first = set->count;
+    HKEY key;
+    LSTATUS rc = RegOpenKeyExW(root, policy_key, 0, KEY_READ, &key);
+    bool ok = true;
+    if (rc == ERROR_SUCCESS) {
+        ok = read_parameters(key, set, diags);
+        RegCloseKey(key);
+    } else if (rc != ERROR_FILE_NOT_FOUND) {
+        regio_diag_add(diags, REGIO_SEV_ERROR, "", 0, NULL,
+                       "the policy key HKLM\\" IDENTITY_POLICY_KEY
+                       " cannot be opened (error %lu): no client may relay until it can",
+                       (unsigned long)rc);
+        ok = mark_relay_values_unreadable(set);
+    }
+    for (size_t i = first; i < set->count; i++) {
+        set->values[i].from_policy = true;
+    }
+    return ok;
+}
+
 regio_config *reg_reader_read_config_from(HKEY root, const wchar_t *parameters_key,
+                                          const wchar_t *policy_key,
                                           const wchar_t *tcpip_parameters_key,
                                           regio_diag_list *diags)
 {
@@ -302,6 +331,7 @@ regio_config *reg_reader_read_config_from(HKEY root, const wchar_t *parameters_k
                        (unsigned long)rc);
         ok = mark_relay_values_unreadable(&set);
     }
+    ok = ok && read_policy(root, policy_key, &set, diags);
     ok = ok && read_ip_enable_router(root, tcpip_parameters_key, &set);
 
     regio_config *config = NULL;
@@ -321,5 +351,6 @@ regio_config *reg_reader_read_config_from(HKEY root, const wchar_t *parameters_k
 regio_config *reg_reader_read_config(regio_diag_list *diags)
 {
     return reg_reader_read_config_from(HKEY_LOCAL_MACHINE, L"" IDENTITY_PARAMETERS_KEY,
-                                       L"" IDENTITY_TCPIP_PARAMETERS_KEY, diags);
+                                       L"" IDENTITY_POLICY_KEY, L"" IDENTITY_TCPIP_PARAMETERS_KEY,
+                                       diags);
 }

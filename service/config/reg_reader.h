@@ -14,8 +14,10 @@
  * of memory. */
 regio_config *reg_reader_read_config(regio_diag_list *diags);
 
-/* The same from any two keys under `root`, so tests can point it at scratch keys. */
+/* The same from any keys under `root`, so tests can point it at scratch keys. policy_key
+ * may be NULL (no policy). */
 regio_config *reg_reader_read_config_from(HKEY root, const wchar_t *parameters_key,
+                                          const wchar_t *policy_key,
                                           const wchar_t *tcpip_parameters_key,
                                           regio_diag_list *diags);
 

@@ -20,13 +20,16 @@ struct runtime_snapshot {
     char description[512];
 };
 
+#define WATCH_CHAINS 3 /* Parameters, the policy key, Tcpip\\Parameters */
+
 struct runtime {
     SRWLOCK lock;
     runtime_snapshot *current;    /* guarded by lock; never NULL after runtime_start */
     uint64_t refused_fingerprint; /* last refused reading: its errors were reported once */
     HANDLE change;
-    HKEY watched[2];       /* Parameters, Tcpip\Parameters, or their nearest ancestors */
-    size_t watch_level[2]; /* 0: the key itself; n: its n-th ancestor */
+    HKEY watched[WATCH_CHAINS];       /* Parameters, the policy key, Tcpip\Parameters, or their
+                                       * nearest ancestors */
+    size_t watch_level[WATCH_CHAINS]; /* 0: the key itself; n: its n-th ancestor */
     /* What the listeners were opened with: changes apply only at the next start. */
     uint32_t listen_port;
     uint64_t listen_addresses;
@@ -209,7 +212,7 @@ static void standing_warnings(const runtime_snapshot *s)
 
 static void close_watches(runtime *rt)
 {
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < WATCH_CHAINS; i++) {
         if (rt->watched[i]) {
             RegCloseKey(rt->watched[i]);
             rt->watched[i] = NULL;
@@ -220,9 +223,11 @@ static void close_watches(runtime *rt)
 /* The keys whose changes mean a new configuration, each followed by its ancestors: until a
  * key exists its nearest existing ancestor is watched with its subtree, so that creating
  * the key is noticed too. */
-static const wchar_t *const watch_chains[2][3] = {
+static const wchar_t *const watch_chains[WATCH_CHAINS][3] = {
         {IDENTITY_WIDE(IDENTITY_PARAMETERS_KEY), IDENTITY_WIDE(IDENTITY_SERVICE_KEY),
          IDENTITY_WIDE(IDENTITY_SERVICES_KEY)},
+        {IDENTITY_WIDE(IDENTITY_POLICY_KEY), IDENTITY_WIDE(IDENTITY_POLICY_PARENT_KEY),
+         L"SOFTWARE"},
         {IDENTITY_WIDE(IDENTITY_TCPIP_PARAMETERS_KEY), IDENTITY_WIDE(IDENTITY_TCPIP_KEY),
          IDENTITY_WIDE(IDENTITY_SERVICES_KEY)},
 };
@@ -260,8 +265,9 @@ static void arm_watch(runtime *rt, size_t i)
  * arming. */
 static void arm_watches(runtime *rt)
 {
-    arm_watch(rt, 0);
-    arm_watch(rt, 1);
+    for (size_t i = 0; i < WATCH_CHAINS; i++) {
+        arm_watch(rt, i);
+    }
 }
 
 HANDLE runtime_change_event(runtime *rt)

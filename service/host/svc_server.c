@@ -83,7 +83,9 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
                            true);
         } else if (r == WAIT_OBJECT_0 + 2) {
             if (settle(waits[2], signals->stop)) {
-                runtime_reload(rt, "the registry changed (Parameters or IPEnableRouter)", false);
+                runtime_reload(
+                        rt, "the registry changed (Parameters, the policy key or IPEnableRouter)",
+                        false);
             }
         } else {
             break; /* stop, or a wait that cannot go on */

@@ -20,7 +20,9 @@ typedef struct fixture {
     wchar_t root[128];
     wchar_t parameters[192];
     wchar_t tcpip[192];
+    wchar_t policy[192];
     HKEY params_key;
+    HKEY policy_key;
     HKEY tcpip_key;
     regio_diag_list diags;
     regio_config *config;
@@ -33,6 +35,7 @@ static int setup(void **state)
              (unsigned long)GetCurrentProcessId(), (unsigned long)GetTickCount());
     swprintf(f->parameters, 192, L"%ls\\MSExchangeIMC\\Parameters", f->root);
     swprintf(f->tcpip, 192, L"%ls\\Tcpip\\Parameters", f->root);
+    swprintf(f->policy, 192, L"%ls\\Policies\\imsrelay", f->root);
     regio_diag_list_init(&f->diags);
     *state = f;
     return 0;
@@ -41,6 +44,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    if (f->policy_key) {
+        RegCloseKey(f->policy_key);
+    }
     if (f->params_key) {
         RegCloseKey(f->params_key);
     }
@@ -80,7 +86,8 @@ static void set_dword(HKEY key, const wchar_t *name, DWORD value)
 
 static const regio_config *read_config(fixture *f)
 {
-    f->config = reg_reader_read_config_from(HKEY_CURRENT_USER, f->parameters, f->tcpip, &f->diags);
+    f->config = reg_reader_read_config_from(HKEY_CURRENT_USER, f->parameters, f->policy, f->tcpip,
+                                            &f->diags);
     assert_non_null(f->config);
     return f->config;
 }
@@ -211,7 +218,7 @@ static void a_key_that_cannot_be_opened_fails_closed(void **state)
     /* A handle that is no key: RegOpenKeyExW fails with an error other than "not found",
      * as it would with "access denied". Absent would mean defaults; this must not. */
     HKEY bogus = (HKEY)(ULONG_PTR)0x7ffe1234;
-    f->config = reg_reader_read_config_from(bogus, f->parameters, f->tcpip, &f->diags);
+    f->config = reg_reader_read_config_from(bogus, f->parameters, f->policy, f->tcpip, &f->diags);
     assert_non_null(f->config);
     const regio_config *c = f->config;
     assert_int_equal(c->relay_flags.state, REGIO_VALUE_UNREADABLE);
@@ -221,6 +228,47 @@ static void a_key_that_cannot_be_opened_fails_closed(void **state)
     assert_int_equal(c->relay_local_ip_list.state, REGIO_VALUE_UNREADABLE);
     assert_int_equal(c->ip_enable_router.value, 1);
     assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "", "cannot be opened") >= 0);
+}
+
+/* Group Policy: a value in the policy key wins over Parameters, the Parameters value is
+ * reported as shadowed, and every other value still comes from Parameters. */
+static void a_policy_value_wins_over_parameters(void **state)
+{
+    fixture *f = *state;
+    f->params_key = create(f->parameters);
+    f->policy_key = create(f->policy);
+    set_dword(f->params_key, L"RelayFlags", 1);
+    set_dword(f->params_key, L"ListenPort", 2525);
+    set_dword(f->policy_key, L"RelayFlags", 3);
+    WSET(f->policy_key, L"RelayDenyList", REG_MULTI_SZ, L"10.0.0.1\0\0");
+
+    const regio_config *c = read_config(f);
+    assert_int_equal(c->relay_flags.value, 3);
+    assert_string_equal(c->relay_deny_list.lines[0], "10.0.0.1");
+    assert_int_equal(c->listen_port.value, 2525);
+    assert_int_equal(regio_config_source(c, "RelayFlags"), REGIO_SOURCE_POLICY);
+    assert_int_equal(regio_config_source(c, "RelayDenyList"), REGIO_SOURCE_POLICY);
+    assert_int_equal(regio_config_source(c, "ListenPort"), REGIO_SOURCE_PARAMETERS);
+    assert_int_equal(regio_config_source(c, "MaxConnections"), REGIO_SOURCE_DEFAULT);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayFlags", "policy key") >= 0);
+    assert_int_equal(regio_diag_count(&f->diags, REGIO_SEV_ERROR), 0);
+}
+
+/* A bad policy value is judged like a bad Parameters value, and the diagnostic says it came
+ * from the policy key; the Parameters value it shadows is not used instead. */
+static void a_bad_policy_value_fails_like_a_bad_parameter_and_names_its_key(void **state)
+{
+    fixture *f = *state;
+    f->params_key = create(f->parameters);
+    f->policy_key = create(f->policy);
+    set_dword(f->params_key, L"RelayFlags", 1);
+    WSET(f->policy_key, L"RelayFlags", REG_SZ, L"3\0");
+
+    const regio_config *c = read_config(f);
+    assert_int_equal(c->relay_flags.state, REGIO_VALUE_UNREADABLE);
+    regio_config_note_sources(c, &f->diags, 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayFlags",
+                          "HKLM\\SOFTWARE\\Policies\\imsrelay") >= 0);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -234,6 +282,8 @@ int main(void)
             T(a_list_beyond_the_limit_is_unreadable),
             T(ip_enable_router_of_the_wrong_type_counts_as_forwarding),
             T(a_key_that_cannot_be_opened_fails_closed),
+            T(a_policy_value_wins_over_parameters),
+            T(a_bad_policy_value_fails_like_a_bad_parameter_and_names_its_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

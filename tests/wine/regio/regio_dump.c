@@ -64,9 +64,9 @@ int wmain(int argc, wchar_t **argv)
 {
     regio_diag_list diags;
     regio_diag_list_init(&diags);
-    regio_config *config =
-            argc >= 3 ? reg_reader_read_config_from(HKEY_LOCAL_MACHINE, argv[1], argv[2], &diags)
-                      : reg_reader_read_config(&diags);
+    regio_config *config = argc >= 3 ? reg_reader_read_config_from(HKEY_LOCAL_MACHINE, argv[1],
+                                                                   NULL, argv[2], &diags)
+                                     : reg_reader_read_config(&diags);
     if (!config) {
         fprintf(stderr, "regio_dump: out of memory\n");
         return 2;

@@ -24,7 +24,7 @@ e2e_wait 20 e2e_port_open "$port"
 
 # Deny 127.0.0.1 as well (bits 1 and 2): one .reg import, one reload.
 # A reload put in force is an information event ("trace:"); a refused one is an error.
-changed='trace:.*the registry changed \(Parameters or IPEnableRouter\)'
+changed='trace:.*the registry changed \(Parameters, the policy key or IPEnableRouter\)'
 e2e_reg_import "$KEY" '"RelayFlags"=dword:00000003' "\"RelayDenyList\"=$(e2e_reg_multi 127.0.0.1)"
 reloads_at_least() { [ "$(e2e_events_count "$changed")" -ge "$1" ]; }
 e2e_events_wait 20 "$changed"

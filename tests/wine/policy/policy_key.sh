@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The policy key as Group Policy writes it (HKLM\SOFTWARE\Policies\imsrelay), against the
+# installed service: a value set only there takes effect; a policy value shadows a
+# conflicting Parameters value (and `check` says which is in force); deleting the policy
+# value restores the Parameters one, live; a bad policy value is refused and the previous
+# rules stay in force, with an error that names the policy key.
+set -euo pipefail
+source "${IMSRELAY_SOURCE_DIR:-$(dirname "$0")/../../..}/tests/wine/lib.sh"
+e2e_begin policy
+e2e_install_exe
+port=$(e2e_free_port)
+K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
+P='HKLM\SOFTWARE\Policies\imsrelay'
+rcpt_is() { [ "$(e2e_rcpt "$port" "$1" user@far.test)" = "$2" ]; }
+
+e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
+e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
+# Parameters: only 127.0.0.1 may relay (install's defaults, RelayFlags 2).
+# The policy: 127.0.0.7 may relay instead, before the service starts.
+e2e_wine reg add "$P" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.7' /f >/dev/null
+
+out=$(e2e_wine "$E2E_EXE" check 2>&1 | tr -d '\r') || true
+grep -Eq '^policy key: HKLM\\SOFTWARE\\Policies\\imsrelay: 1 value in force' <<<"$out" ||
+    e2e_fail "check does not count the policy value:"$'\n'"$out"
+grep -Eq '^RelayAllowList: 1 line, 1 not blank or comment \(from the policy key\)$' <<<"$out" ||
+    e2e_fail "check does not say the allow list comes from the policy key:"$'\n'"$out"
+grep -Eq '^RelayAllowList line 1: 127\.0\.0\.7$' <<<"$out" ||
+    e2e_fail "check does not show the policy's line:"$'\n'"$out"
+grep -Eq '^RelayAllowList: warning: is set in Parameters and in the policy key' <<<"$out" ||
+    e2e_fail "check does not warn that Parameters is shadowed:"$'\n'"$out"
+grep -Eq '^RelayFlags: 2$' <<<"$out" || e2e_fail "RelayFlags should come from Parameters:"$'\n'"$out"
+
+e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
+e2e_wait 30 e2e_service_state RUNNING
+e2e_wait 20 e2e_port_open "$port"
+[ "$(e2e_rcpt "$port" 127.0.0.7 user@far.test)" = 250 ] || e2e_fail "the policy's allow list is not in force"
+[ "$(e2e_rcpt "$port" 127.0.0.1 user@far.test)" = 550 ] || e2e_fail "the shadowed Parameters list is in force"
+
+# A value only the policy sets: RelayFlags 3 with a deny list from the policy too.
+e2e_wine reg add "$P" /v RelayDenyList /t REG_MULTI_SZ /d '127.0.0.7' /f >/dev/null
+e2e_wine reg add "$P" /v RelayFlags /t REG_DWORD /d 3 /f >/dev/null
+e2e_wait 30 rcpt_is 127.0.0.7 550 # the policy's RelayFlags and deny list in force
+
+# Deleting the policy values restores the Parameters ones, live.
+e2e_wine reg delete "$P" /v RelayDenyList /f >/dev/null
+e2e_wine reg delete "$P" /v RelayFlags /f >/dev/null
+e2e_wine reg delete "$P" /v RelayAllowList /f >/dev/null
+e2e_wait 30 rcpt_is 127.0.0.1 250 # the Parameters allow list is back
+[ "$(e2e_rcpt "$port" 127.0.0.7 user@far.test)" = 550 ] || e2e_fail "the deleted policy is still in force"
+
+# A bad policy value (a leading-zero octet in the deny list with bit 1 set) is refused, the
+# error names the policy key, and the rules in force stay.
+e2e_wine reg add "$P" /v RelayFlags /t REG_DWORD /d 3 /f >/dev/null
+e2e_wine reg add "$P" /v RelayDenyList /t REG_MULTI_SZ /d '127.000.0.9' /f >/dev/null
+e2e_events_wait 30 'the new configuration has [0-9]+ error'
+e2e_events_wait 5 "the value is the policy key.s, HKLM.+SOFTWARE.+Policies.+imsrelay"
+[ "$(e2e_rcpt "$port" 127.0.0.1 user@far.test)" = 250 ] || e2e_fail "a refused policy took effect"
+
+e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
+e2e_wait 30 e2e_service_state STOPPED
+e2e_pass

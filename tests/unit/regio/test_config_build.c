@@ -317,7 +317,7 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 19); /* every bound of every DWORD setting but RelayFlags */
+    assert_int_equal(checked, 41); /* every bound of every DWORD setting but RelayFlags */
 }
 
 static void concrete_bounds(void **state)

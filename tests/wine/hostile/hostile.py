@@ -248,39 +248,47 @@ def test_auth_flood():
                 for _ in range(3):
                     r = c.cmd(b"AUTH PLAIN " + bad)
                     with lock:
-                        for code in seen:
-                            if r.startswith(code.encode()):
-                                seen[code] += 1
+                        if r.startswith(b"535"):
+                            seen["535"] += 1
+                        elif r.startswith(b"421") and b"authentication failures" in r:
+                            seen["421"] += 1
+                        elif r.startswith(b"454"):
+                            seen["454"] += 1
                     if not r.startswith(b"535") or time.time() > stop:
                         break
                 c.close()
             except OSError:
                 pass
 
-    threads = [threading.Thread(target=attacker, args=(i,)) for i in range(100)]
-    for t in threads:
-        t.start()
-    time.sleep(2)  # the flood is running
-    worst = 0.0
-    samples = 0
+    # The bystander is connected before the flood, as a client in the middle of its work.
     b = Conn("127.0.0.20", timeout=60)
     b.reply()
     b.cmd(b"EHLO bystander.test")
+    threads = [threading.Thread(target=attacker, args=(i,)) for i in range(100)]
+    for t in threads:
+        t.start()
+    worst = 0.0
+    samples = 0
+    lost = None
     while time.time() < stop:
         t0 = time.time()
-        r = b.cmd(b"NOOP")
+        try:
+            r = b.cmd(b"NOOP")
+        except OSError as e:
+            r = repr(e).encode()
         worst = max(worst, time.time() - t0)
         samples += 1
-        check_ok = r.startswith(b"250")
-        if not check_ok:
+        if not r.startswith(b"250"):
+            lost = r[:60]
             break
         time.sleep(0.3)
     b.close()
     for t in threads:
         t.join(60)
     figure(f"bystander NOOP during a 100-session AUTH flood: worst {worst:.2f} s over {samples} "
-           f"NOOPs; flood replies {seen}")
-    check(samples > 10 and worst < 3.0, f"the bystander's NOOP stays under 3 s ({worst:.2f} s)")
+           f"NOOPs (lost: {lost}); flood replies {seen}")
+    check(lost is None and samples > 10 and worst < 3.0,
+          f"the bystander's NOOP stays under 3 s ({worst:.2f} s)")
     check(seen["535"] > 0 and seen["421"] > 0,
           "the flood's failures count: 535, and 421 after the third in a session")
 

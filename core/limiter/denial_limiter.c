@@ -15,6 +15,9 @@ typedef struct slot {
 
 struct denial_limiter {
     uint32_t per_minute;
+    /* All clients together: a window of its own, and what it held back. */
+    uint32_t total_per_minute; /* 0: no global limit */
+    slot all;
     slot slots[DENIAL_LIMITER_SLOTS];
 };
 
@@ -35,6 +38,39 @@ void denial_limiter_destroy(denial_limiter *l)
 void denial_limiter_set_rate(denial_limiter *l, uint32_t per_minute)
 {
     l->per_minute = per_minute;
+}
+
+static void take_summary(slot *s, uint64_t now_ms, denial_summary *out);
+
+void denial_limiter_set_total_rate(denial_limiter *l, uint32_t per_minute)
+{
+    l->total_per_minute = per_minute;
+}
+
+/* The global window, once the client's own limit let the denial through. A summary of the
+ * global window that ended is due first, like a client's. */
+static bool total_allows(denial_limiter *l, uint64_t now_ms, denial_summary *summary,
+                         bool *has_summary)
+{
+    slot *all = &l->all;
+    if (l->total_per_minute == 0) {
+        return true;
+    }
+    if (!all->client[0] || now_ms - all->window_start >= DENIAL_LIMITER_WINDOW_MS) {
+        if (all->client[0] && all->suppressed && !*has_summary) {
+            take_summary(all, now_ms, summary);
+            *has_summary = true;
+        }
+        memcpy(all->client, DENIAL_LIMITER_ALL_CLIENTS, sizeof(DENIAL_LIMITER_ALL_CLIENTS));
+        all->window_start = now_ms;
+        all->logged = 0;
+    }
+    if (all->logged < l->total_per_minute) {
+        all->logged++;
+        return true;
+    }
+    all->suppressed++;
+    return false;
 }
 
 /* The table is small and keys are short; open addressing with a short probe. */
@@ -104,6 +140,9 @@ bool denial_limiter_on_denial(denial_limiter *l, const char *client, uint64_t no
     }
     found->last_seen = now_ms;
     if (found->logged < l->per_minute) {
+        if (!total_allows(l, now_ms, summary, has_summary)) {
+            return false; /* counted in the global window, not the client's */
+        }
         found->logged++;
         return true;
     }
@@ -114,6 +153,12 @@ bool denial_limiter_on_denial(denial_limiter *l, const char *client, uint64_t no
 void denial_limiter_sweep(denial_limiter *l, uint64_t now_ms, bool flush_all,
                           void (*report)(void *ctx, const denial_summary *summary), void *ctx)
 {
+    if (l->all.client[0] && l->all.suppressed &&
+        (flush_all || now_ms - l->all.window_start >= DENIAL_LIMITER_WINDOW_MS)) {
+        denial_summary summary;
+        take_summary(&l->all, now_ms, &summary);
+        report(ctx, &summary);
+    }
     for (size_t i = 0; i < DENIAL_LIMITER_SLOTS; i++) {
         slot *s = &l->slots[i];
         if (!s->client[0] || !s->suppressed) {

@@ -36,6 +36,12 @@ denial_limiter *denial_limiter_create(uint32_t per_minute);
 void denial_limiter_destroy(denial_limiter *limiter);
 void denial_limiter_set_rate(denial_limiter *limiter, uint32_t per_minute); /* on reload */
 
+/* A limit on the events of all clients together (0: none, the default), so that denials
+ * from many addresses cannot flood the log either. What it holds back is reported in
+ * summaries whose client is DENIAL_LIMITER_ALL_CLIENTS. */
+#define DENIAL_LIMITER_ALL_CLIENTS "all client addresses"
+void denial_limiter_set_total_rate(denial_limiter *limiter, uint32_t per_minute);
+
 /* A denial for client at now_ms. Returns true when it should be logged. When a summary of
  * an earlier window is due (this client's or the evicted one's), *summary is filled and
  * *has_summary set: report it before this denial's event. */

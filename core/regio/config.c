@@ -89,6 +89,39 @@ static void apply_dword(regio_config *config, const regio_setting *setting,
     field->value = value;
 }
 
+/* A line that says something: not blank, not a comment. */
+static bool has_rule(const regio_decoded_list *decoded)
+{
+    for (size_t i = 0; i < decoded->count; i++) {
+        const char *p = decoded->lines[i];
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p != '\0' && *p != '#') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A list that has bytes but not one rule is almost never meant: 16 MiB of NUL bytes read as
+ * an empty list, and an empty RelayDenyList under RelayFlags 1 lets every client relay. An
+ * empty list is at most two UTF-16 NULs (4 bytes). */
+static void warn_if_no_rules(const regio_setting *setting, const regio_raw_value *raw,
+                             const regio_decoded_list *decoded, regio_diag_list *diags)
+{
+    if (raw->size <= 4 || has_rule(decoded)) {
+        return;
+    }
+    bool deny = strcmp(setting->name, "RelayDenyList") == 0;
+    regio_diag_add(diags, REGIO_SEV_WARNING, setting->name, 0, NULL,
+                   "has %zu bytes but not one rule (only blank lines, comments or NUL bytes): "
+                   "it is read as empty%s",
+                   raw->size,
+                   deny ? ", so it denies no client; under RelayFlags 1 every client may relay"
+                        : "");
+}
+
 static bool apply_list(config_storage *storage, const regio_setting *setting,
                        const regio_raw_value *raw, regio_diag_list *diags)
 {
@@ -100,6 +133,7 @@ static bool apply_list(config_storage *storage, const regio_setting *setting,
     }
     own(storage, decoded.text);
     own(storage, (void *)decoded.lines);
+    warn_if_no_rules(setting, raw, &decoded, diags);
     field->state = state;
     if (decoded.count > 0) {
         field->lines = decoded.lines;

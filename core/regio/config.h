@@ -100,13 +100,30 @@ typedef struct regio_config {
     regio_dword idle_timeout_seconds;
     regio_dword max_connections;
     regio_dword max_connections_per_client;
+    regio_dword connections_per_client_per_minute; /* 0: no rate limit */
+
+    /* Slow senders (core/limiter/session_deadline.h). */
+    regio_dword command_timeout_seconds;
+    regio_dword data_min_bytes_per_second; /* 0: no minimum rate */
+    regio_dword session_timeout_seconds;
+    regio_dword stress_connections_percent; /* 0: never under stress */
+    regio_dword stress_timeout_seconds;
+
+    /* Disk held by messages in progress (MailRoot\Tmp), in MiB. */
+    regio_dword tmp_max_megabytes;
+    regio_dword tmp_max_megabytes_per_client;
 
     /* Logging. */
-    regio_dword protocol_log;             /* 1: daily protocol logs under MailRoot\Logs */
-    regio_dword denial_events_per_minute; /* per client address, before suppression */
+    regio_dword protocol_log;                   /* 1: daily protocol logs under MailRoot\Logs */
+    regio_dword denial_events_per_minute;       /* per client address, before suppression */
+    regio_dword denial_events_per_minute_total; /* all client addresses together */
+    regio_dword denial_lookups_per_minute;      /* reverse lookups for denial events */
+    regio_dword protocol_log_session_kilobytes; /* per session, then one line of what was left */
+    regio_dword protocol_log_daily_megabytes;   /* per day's file */
 
     /* Authentication. */
     regio_dword auth_windows_accounts; /* 1: also check Windows accounts (LogonUserW) */
+    regio_dword auth_attempts_per_client_per_minute;
 
     /* Where each setting came from, by its index in regio_settings(). */
     regio_source sources[REGIO_SETTING_COUNT];

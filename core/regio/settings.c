@@ -139,15 +139,77 @@ static const regio_setting settings[] = {
                   "Concurrent SMTP sessions in all.", max_connections),
         DWORD_ROW("MaxConnectionsPerClient", "Parameters", 20, 1, 100000, 20, "20",
                   "Concurrent SMTP sessions from one client address.", max_connections_per_client),
+        DWORD_ROW("ConnectionsPerClientPerMinute", "Parameters", 0, 0, 100000, 0, "0 (no limit)",
+                  "New SMTP sessions one client address may open per minute; the rest get 421 "
+                  "4.7.0. Defends against one address reconnecting in a loop (like Postfix's "
+                  "smtpd_client_connection_rate_limit).",
+                  connections_per_client_per_minute),
+        DWORD_ROW("CommandTimeoutSeconds", "Parameters", 300, 10, 3600, 300, "300",
+                  "Seconds a whole command line may take to arrive (RFC 5321 4.5.3.2), and the "
+                  "grace period of message data before DataMinBytesPerSecond applies. Defends "
+                  "against clients that send a byte every few seconds, never idle but never "
+                  "done.",
+                  command_timeout_seconds),
+        DWORD_ROW("DataMinBytesPerSecond", "Parameters", 256, 0, 1000000, 256, "256",
+                  "Slowest message data accepted after the grace period: the time allowed grows "
+                  "by one second per this many bytes (like Postfix's smtpd_min_data_rate); 0: "
+                  "no minimum. Defends against trickled message data holding a connection.",
+                  data_min_bytes_per_second),
+        DWORD_ROW("SessionTimeoutSeconds", "Parameters", 3600, 60, 86400, 3600, "3600 (1 hour)",
+                  "Longest SMTP session, whatever it does. Bounds how long any one client holds "
+                  "a connection slot.",
+                  session_timeout_seconds),
+        DWORD_ROW("StressConnectionsPercent", "Parameters", 70, 0, 100, 70, "70",
+                  "Share of MaxConnections in use from which the server is under stress and "
+                  "StressTimeoutSeconds applies; 0: never.",
+                  stress_connections_percent),
+        DWORD_ROW("StressTimeoutSeconds", "Parameters", 20, 5, 3600, 20, "20",
+                  "Under stress, IdleTimeoutSeconds and CommandTimeoutSeconds are shortened to "
+                  "this (like Postfix's smtpd_timeout under stress), so slow clients give up "
+                  "slots sooner when they are scarce.",
+                  stress_timeout_seconds),
+        DWORD_ROW("TmpMaxMegabytes", "Parameters", 1024, 1, 1048576, 1024, "1024 (1 GiB)",
+                  "Message data held in MailRoot\\Tmp by messages still being received, in MiB, "
+                  "in all; past it a message gets 452 4.3.1. Defends the disk against many slow "
+                  "large messages (the default holds a hundred 10 MiB messages at once).",
+                  tmp_max_megabytes),
+        DWORD_ROW("TmpMaxMegabytesPerClient", "Parameters", 200, 1, 1048576, 200, "200",
+                  "The same, per client address: one address cannot take the whole of "
+                  "TmpMaxMegabytes (200 MiB is MaxConnectionsPerClient messages of 10 MiB).",
+                  tmp_max_megabytes_per_client),
         DWORD_ROW("ProtocolLog", "Parameters", 1, 0, 1, 1, "1",
                   "1: daily protocol logs under MailRoot\\Logs; 0: none.", protocol_log),
         DWORD_ROW("DenialEventsPerMinute", "Parameters", 10, 1, 10000, 10, "10",
                   "Relay-denial events per client address per minute; the rest are counted and "
                   "reported as suppressed.",
                   denial_events_per_minute),
+        DWORD_ROW("DenialEventsPerMinuteTotal", "Parameters", 100, 1, 100000, 100, "100",
+                  "Relay-denial events per minute from all client addresses together; the rest "
+                  "are counted and reported as suppressed. Defends the Event Log against "
+                  "denials from many addresses.",
+                  denial_events_per_minute_total),
+        DWORD_ROW("DenialLookupsPerMinute", "Parameters", 60, 0, 100000, 60, "60",
+                  "Reverse DNS lookups for denial events per minute; past it an event names no "
+                  "host, and says why. Defends the DNS server against lookups an attacker "
+                  "triggers.",
+                  denial_lookups_per_minute),
+        DWORD_ROW("ProtocolLogSessionKilobytes", "Parameters", 64, 1, 1048576, 64, "64",
+                  "Protocol log per session, in KiB; past it one line says how much was left "
+                  "out. Defends the disk against clients sending junk to fill the log.",
+                  protocol_log_session_kilobytes),
+        DWORD_ROW("ProtocolLogDailyMegabytes", "Parameters", 1024, 1, 1048576, 1024, "1024 (1 GiB)",
+                  "Size of one day's protocol log file, in MiB; past it one line says so and "
+                  "the rest of the day is not logged.",
+                  protocol_log_daily_megabytes),
         DWORD_ROW("AuthWindowsAccounts", "Parameters", 0, 0, 1, 0, "0",
                   "1: AUTH also accepts Windows accounts of this machine or its domain.",
                   auth_windows_accounts),
+        DWORD_ROW("AuthAttemptsPerClientPerMinute", "Parameters", 30, 1, 100000, 30, "30",
+                  "AUTH attempts one client address may make per minute, over all its "
+                  "sessions; the rest get 454 4.7.0 without a password check. Defends the "
+                  "password hashing against floods (like Postfix's "
+                  "smtpd_client_auth_rate_limit).",
+                  auth_attempts_per_client_per_minute),
 };
 
 _Static_assert(sizeof(settings) / sizeof(settings[0]) == REGIO_SETTING_COUNT,

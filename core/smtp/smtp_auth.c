@@ -46,15 +46,41 @@ static void check(smtp_session *s, const char *user, const char *password)
         return;
     }
     smtp_auth_verdict v = s->host.auth_check(s->host.ctx, user, password);
+    memcpy(s->auth_account, user, strlen(user) + 1);
+    if (v == SMTP_AUTH_PENDING) {
+        s->auth_pending = true;
+        return;
+    }
+    s->auth_pending = true;
+    smtp_session_auth_result(s, v);
+}
+
+void smtp_session_auth_result(smtp_session *s, smtp_auth_verdict v)
+{
+    if (!s->auth_pending) {
+        return;
+    }
+    s->auth_pending = false;
+    if (s->phase == SMTP_PHASE_CLOSED) {
+        smtp_secure_zero(s->auth_account, sizeof s->auth_account);
+        return;
+    }
     if (v == SMTP_AUTH_OK) {
         s->authenticated = true;
-        memcpy(s->auth_account, user, strlen(user) + 1);
         smtp_reply(s, "235 2.7.0 Authentication successful");
-    } else if (v == SMTP_AUTH_TEMPFAIL) {
+        return;
+    }
+    smtp_secure_zero(s->auth_account, sizeof s->auth_account);
+    if (v == SMTP_AUTH_TEMPFAIL) {
         smtp_reply(s, "454 4.7.0 Temporary authentication failure");
     } else {
         fail(s);
     }
+}
+
+bool smtp_session_auth_pending(const smtp_session *s)
+{
+    return s->auth_pending;
 }
 
 /* Decodes a response. The empty response is an empty line after 334, or "=" as an initial

@@ -315,7 +315,11 @@ static void cmd_data(smtp_session *s, const char *arg, size_t len)
     env.body = s->body;
     env.declared_size = s->declared_size;
     if (s->host.data_begin == NULL || !s->host.data_begin(s->host.ctx, &env)) {
-        smtp_reply(s, "451 4.3.0 Cannot accept a message now; try again later");
+        if (s->host.storage_full != NULL && s->host.storage_full(s->host.ctx)) {
+            smtp_reply(s, "452 4.3.1 Insufficient system storage; try again later");
+        } else {
+            smtp_reply(s, "451 4.3.0 Cannot accept a message now; try again later");
+        }
         return;
     }
     smtp_begin_message(s);

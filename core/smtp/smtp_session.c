@@ -179,6 +179,10 @@ void smtp_close_with(smtp_session *s, const char *reply)
     }
     end_message(s, SMTP_DATA_ABORT, NULL);
     smtp_auth_abandon(s);
+    if (s->auth_pending) {
+        s->auth_pending = false;
+        smtp_secure_zero(s->auth_account, sizeof s->auth_account);
+    }
     smtp_reply(s, "%s", reply);
     s->phase = SMTP_PHASE_CLOSED;
     s->close_after_output = true;
@@ -196,6 +200,13 @@ void smtp_reset_transaction(smtp_session *s)
 
 /* ---- the DATA stream ---- */
 
+/* data_write (or data_begin) said no: remember whether for a storage limit. */
+static void write_failed(smtp_session *s)
+{
+    s->message_write_failed = true;
+    s->message_storage_full = s->host.storage_full != NULL && s->host.storage_full(s->host.ctx);
+}
+
 static void flush_staging(smtp_session *s)
 {
     if (s->staging_len == 0) {
@@ -204,7 +215,7 @@ static void flush_staging(smtp_session *s)
     if (!s->message_write_failed && !s->message_too_large &&
         (s->host.data_write == NULL ||
          !s->host.data_write(s->host.ctx, s->staging, s->staging_len))) {
-        s->message_write_failed = true;
+        write_failed(s);
     }
     s->staging_len = 0;
 }
@@ -227,7 +238,7 @@ static void message_sink(void *ctx, const uint8_t *bytes, size_t len)
     if (len >= SMTP_STAGING_CAPACITY) {
         if (!s->message_write_failed &&
             (s->host.data_write == NULL || !s->host.data_write(s->host.ctx, bytes, len))) {
-            s->message_write_failed = true;
+            write_failed(s);
         }
         return;
     }
@@ -247,6 +258,9 @@ static void finish_message(smtp_session *s)
     } else if (s->decoder.bare_cr || s->decoder.bare_lf) {
         end_message(s, SMTP_DATA_ABORT, NULL);
         smtp_reply(s, "550 5.6.0 Message contains a bare CR or LF; lines must end in CRLF");
+    } else if (s->message_write_failed && s->message_storage_full) {
+        end_message(s, SMTP_DATA_ABORT, NULL);
+        smtp_reply(s, "452 4.3.1 Insufficient system storage; try again later");
     } else if (s->message_write_failed) {
         end_message(s, SMTP_DATA_ABORT, NULL);
         smtp_reply(s, "451 4.3.0 Could not store the message; try again later");
@@ -268,6 +282,7 @@ void smtp_begin_message(smtp_session *s)
     s->message_bytes = 0;
     s->message_too_large = false;
     s->message_write_failed = false;
+    s->message_storage_full = false;
     s->staging_len = 0;
     s->phase = SMTP_PHASE_DATA;
 }
@@ -347,7 +362,8 @@ size_t smtp_session_feed(smtp_session *s, const void *bytes, size_t len)
         if (s->phase == SMTP_PHASE_CLOSED) {
             return len;
         }
-        if (s->delay_ms > 0 || SMTP_OUTPUT_CAPACITY - s->out_len < SMTP_STEP_ROOM) {
+        if (s->delay_ms > 0 || s->auth_pending ||
+            SMTP_OUTPUT_CAPACITY - s->out_len < SMTP_STEP_ROOM) {
             break;
         }
         if (s->phase == SMTP_PHASE_DATA) {

@@ -40,7 +40,7 @@
  *   235 2.7.0 AUTH ok; 334 AUTH challenge;
  *   421 4.3.2 shutting down; 421 4.4.2 idle timeout; 421 4.7.0 too many AUTH failures;
  *   451 4.3.0 host could not take or store the message; 452 4.5.3 too many recipients;
- *   452 4.3.1 no memory for another recipient;
+ *   452 4.3.1 host storage limit reached (storage_full), or no memory for another recipient;
  *   454 4.7.0 temporary AUTH failure;
  *   500 5.5.2 unknown command, line too long, bad line ending or characters;
  *   501 5.5.4 bad arguments; 501 5.1.7 bad sender; 501 5.1.3 bad recipient;
@@ -85,6 +85,10 @@ typedef enum smtp_auth_verdict {
     SMTP_AUTH_FAIL = 0,     /* 535 5.7.8, counts as a failure; any unknown value too */
     SMTP_AUTH_OK = 1,       /* 235 2.7.0 */
     SMTP_AUTH_TEMPFAIL = 2, /* 454 4.7.0 (credential store unavailable); not counted */
+    /* The host checks the credentials elsewhere (a password hash is slow: it must not hold
+     * the thread that serves other sessions) and gives the verdict later with
+     * smtp_session_auth_result(). Until then the session reads no input and has no output. */
+    SMTP_AUTH_PENDING = 3,
 } smtp_auth_verdict;
 
 typedef struct smtp_recipient {
@@ -147,6 +151,10 @@ typedef struct smtp_host {
      * stored (flushed): the engine then answers 250, otherwise 451 4.3.0. The result of
      * ABORT is ignored. Called exactly once after every successful data_begin. */
     bool (*data_end)(void *ctx, smtp_data_outcome outcome);
+    /* Optional: after data_begin or data_write returned false, true when the reason is a
+     * storage limit of the host (disk held by messages in progress): the reply is then
+     * 452 4.3.1 (insufficient system storage) instead of 451 4.3.0. */
+    bool (*storage_full)(void *ctx);
 
     /* Protocol log, optional. One call per command line received (without CRLF; bytes as
      * received, which may include any byte but LF: escape them when writing), and one per
@@ -176,6 +184,14 @@ size_t smtp_session_feed(smtp_session *session, const void *bytes, size_t len);
 smtp_output smtp_session_output(const smtp_session *session);
 /* n bytes of the output were sent; the pending delay, if any, has been honoured. */
 void smtp_session_output_sent(smtp_session *session, size_t n);
+
+/* The verdict of an AUTH the host answered SMTP_AUTH_PENDING (anything else but OK and
+ * TEMPFAIL is a failure, counted and delayed like any other). Ignored when no verdict is
+ * awaited (the session was closed meanwhile). */
+void smtp_session_auth_result(smtp_session *session, smtp_auth_verdict verdict);
+/* An AUTH verdict is awaited: the host must not feed, and resumes the session after
+ * smtp_session_auth_result(). */
+bool smtp_session_auth_pending(const smtp_session *session);
 
 /* The service is stopping: 421 4.3.2, abort a message in progress, close. */
 void smtp_session_shutdown(smtp_session *session);

@@ -49,6 +49,7 @@ struct smtp_session {
     char auth_account[SMTP_CREDENTIAL_MAX + 1];
     uint32_t auth_failures;
     char login_user[SMTP_CREDENTIAL_MAX + 1]; /* between the two LOGIN steps */
+    bool auth_pending; /* SMTP_AUTH_PENDING: auth_account holds the user, not yet proven */
 
     /* The mail transaction (MAIL to the end of DATA). */
     bool in_transaction;
@@ -76,6 +77,7 @@ struct smtp_session {
     uint64_t message_bytes;
     bool message_too_large;
     bool message_write_failed;
+    bool message_storage_full; /* the host refused for a storage limit: 452 4.3.1 */
     size_t staging_len;
     uint8_t staging[SMTP_STAGING_CAPACITY];
 

@@ -12,6 +12,7 @@
 #include "identity.h"
 #include "cli/commands.h"
 #include "config.h"
+#include "cli/check_volumes.h"
 #include "diag.h"
 #include "config/live_config.h"
 #include "relay_lint.h"
@@ -290,8 +291,9 @@ int cmd_check(int argc, wchar_t **argv)
             print_diag(&shown.items[i]);
         }
     }
+    size_t volume_warnings = check_volumes_warn(config->mail_root);
     size_t errors = regio_diag_count(diags, REGIO_SEV_ERROR);
-    size_t warnings = regio_diag_count(diags, REGIO_SEV_WARNING) - errors;
+    size_t warnings = regio_diag_count(diags, REGIO_SEV_WARNING) - errors + volume_warnings;
     printf("result: %s, %zu error%s, %zu warning%s\n", errors ? "invalid" : "valid", errors,
            errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
     diag_index_free(&ix);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "denial_limiter.h"
+#include "rate_window.h"
 #include "events/eventlog.h"
 
 #define PENDING_WAIT_STEP_MS 100
@@ -15,6 +16,7 @@ struct denial_events {
     denial_limiter *limiter;
     uint32_t per_minute;   /* the limit last applied, for summaries */
     volatile LONG pending; /* events still looking up a host name */
+    rate_window lookups;   /* reverse lookups this minute (DenialLookupsPerMinute) */
 };
 
 typedef struct pending_event {
@@ -85,8 +87,14 @@ void denial_events_report(denial_events *events, const regio_config *config,
     EnterCriticalSection(&events->lock);
     events->per_minute = config->denial_events_per_minute.value;
     denial_limiter_set_rate(events->limiter, events->per_minute);
-    bool log = denial_limiter_on_denial(events->limiter, report->client, GetTickCount64(), &summary,
-                                        &has_summary);
+    denial_limiter_set_total_rate(events->limiter, config->denial_events_per_minute_total.value);
+    uint64_t now = GetTickCount64();
+    bool log =
+            denial_limiter_on_denial(events->limiter, report->client, now, &summary, &has_summary);
+    /* Each event's lookup is a DNS query an attacker can trigger: bounded per minute too. A
+     * lookup of 0 per minute means none. */
+    bool lookup = log && config->denial_lookups_per_minute.value > 0 &&
+                  rate_window_allow(&events->lookups, now, config->denial_lookups_per_minute.value);
     LeaveCriticalSection(&events->lock);
     if (has_summary) {
         report_suppressed(events, &summary);
@@ -103,7 +111,11 @@ void denial_events_report(denial_events *events, const regio_config *config,
         e->peer = *report->peer;
     }
     copy_text(e->strings[0], sizeof(e->strings[0]), report->client);
-    copy_text(e->strings[1], sizeof(e->strings[1]), NULL);
+    copy_text(e->strings[1], sizeof(e->strings[1]),
+              lookup ? NULL : "- (not looked up: DenialLookupsPerMinute reached)");
+    if (!lookup) {
+        e->peer.ss_family = AF_UNSPEC;
+    }
     copy_text(e->strings[2], sizeof(e->strings[2]), report->helo);
     copy_text(e->strings[3], sizeof(e->strings[3]), report->auth_account);
     copy_text(e->strings[4], sizeof(e->strings[4]), report->recipient);

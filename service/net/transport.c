@@ -48,9 +48,11 @@ typedef struct session {
     /* Guarded by the server lock. */
     session_op op;
     ULONGLONG last_activity;
-    bool timed_out; /* the reaper cancelled the receive: idle too long */
-    bool stopping;  /* the drain cancelled the receive: service stopping */
-    bool cut;       /* the drain gave up on the session: close without a word */
+    bool timed_out;                  /* the reaper cancelled the receive: idle too long */
+    bool stopping;                   /* the drain cancelled the receive: service stopping */
+    bool cut;                        /* the drain gave up on the session: close without a word */
+    session_deadline_state deadline; /* for the reaper: phase, bytes, times */
+    const char *timeout_reason;      /* why timed_out was set */
 } session;
 
 struct transport {
@@ -156,10 +158,27 @@ static bool post_recv(session *s)
     return true;
 }
 
-/* Runs the session until it must wait for the network or a timer. */
+/* A pool thread has the AUTH verdict: the session goes back to a worker. */
+static void auth_done(void *ctx)
+{
+    session *s = ctx;
+    PostQueuedCompletionStatus(s->server->port, 0, 0, &s->overlapped);
+}
+
+/* Runs the session until it must wait for the network, a timer or a password check. */
 static void pump(session *s)
 {
+    session_host_auth_deliver(&s->host, s->engine);
     for (;;) {
+        if (smtp_session_auth_pending(s->engine)) {
+            set_op(s, OP_WAKE);
+            if (!session_host_auth_submit(&s->host, auth_done, s)) {
+                smtp_session_auth_result(s->engine, SMTP_AUTH_TEMPFAIL); /* cannot happen */
+                set_op(s, OP_NONE);
+                continue;
+            }
+            return; /* the pool may run auth_done at once: nothing here touches s after */
+        }
         smtp_output out = smtp_session_output(s->engine);
         if (out.length > 0) {
             if (out.delay_ms > 0 && !s->delay_done) {
@@ -216,6 +235,14 @@ static void complete(session *s, DWORD bytes, DWORD error)
     AcquireSRWLockExclusive(&s->server->lock);
     session_op op = s->op;
     bool timed_out = s->timed_out, stopping = s->stopping, cut = s->cut;
+    const char *timeout_reason = s->timeout_reason;
+    if (op == OP_RECV && !error) {
+        s->deadline.phase_bytes += bytes;
+    } else if (op == OP_SEND && !error) {
+        /* A reply went out: the next command line, or message data after 354, is awaited. */
+        s->deadline.phase_start_ms = GetTickCount64();
+        s->deadline.phase_bytes = 0;
+    }
     s->op = OP_NONE;
     s->timed_out = s->stopping = false;
     ReleaseSRWLockExclusive(&s->server->lock);
@@ -243,7 +270,7 @@ static void complete(session *s, DWORD bytes, DWORD error)
             s->received_len = bytes;
             s->received_used = 0;
         } else if (timed_out) {
-            log_event(s, "idle timeout");
+            log_event(s, timeout_reason ? timeout_reason : "idle timeout");
             smtp_session_timeout(s->engine);
         } else if (stopping) {
             smtp_session_shutdown(s->engine);
@@ -317,7 +344,9 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
         return;
     }
     if (total >= config->max_connections.value ||
-        same_client >= config->max_connections_per_client.value) {
+        same_client >= config->max_connections_per_client.value ||
+        (server->services.limits &&
+         !client_limits_connection(server->services.limits, &client, config))) {
         runtime_snapshot_release(snap);
         refuse(sock, "421 4.7.0 Too many connections, try again later\r\n");
         return;
@@ -342,6 +371,7 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
     ResetEvent(server->all_closed);
     s->op = OP_WAKE;
     s->last_activity = GetTickCount64();
+    s->deadline.session_start_ms = s->deadline.phase_start_ms = s->last_activity;
     ReleaseSRWLockExclusive(&server->lock);
 
     char connected[128];
@@ -364,18 +394,37 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
 
 /* ---- Timeouts, summaries, drain ------------------------------------------------------- */
 
-/* Cancels the receive of every session that matches; called with the lock held. */
+/* Cancels the receive of every session that matches; called with the lock held. With
+ * idle_only, those past a deadline (net/session_host: idle, command line, DATA rate, session
+ * lifetime; shorter under stress) with the limits in force now. */
 static void cancel_receives(transport *server, bool idle_only, ULONGLONG now)
 {
+    session_deadline_limits limits = {0};
+    if (idle_only) {
+        runtime_snapshot *snap = runtime_acquire(server->rt);
+        const regio_config *config = runtime_snapshot_config(snap);
+        limits = session_host_deadlines(config);
+        limits = session_deadline_effective(
+                &limits, session_deadline_stressed(&limits, server->session_count,
+                                                   config->max_connections.value));
+        runtime_snapshot_release(snap);
+    }
     for (session *s = server->sessions; s; s = s->next) {
         if (idle_only) {
-            DWORD idle_ms =
-                    runtime_snapshot_config(s->host.snapshot)->idle_timeout_seconds.value * 1000u;
-            if (now - s->last_activity < idle_ms || s->timed_out) {
+            if (s->timed_out || (s->op != OP_RECV && s->op != OP_SEND)) {
+                continue;
+            }
+            s->deadline.last_activity_ms = s->last_activity;
+            s->deadline.in_data = s->op == OP_RECV && smtp_session_in_data(s->engine);
+            session_deadline_verdict verdict = session_deadline_check(&limits, &s->deadline, now);
+            /* A client that stopped reading our replies is cut at the idle timeout only. */
+            if (verdict == SESSION_DEADLINE_OK ||
+                (s->op == OP_SEND && verdict != SESSION_DEADLINE_IDLE)) {
                 continue;
             }
             if (s->op == OP_RECV) {
                 s->timed_out = true;
+                s->timeout_reason = session_deadline_describe(verdict);
                 CancelIoEx((HANDLE)s->socket, &s->overlapped);
             } else if (s->op == OP_SEND) {
                 /* A client that stopped reading our replies. */
@@ -470,6 +519,8 @@ transport *transport_create(runtime *rt, enum svc_exit *exit)
      * reload, not a restart. Without it the server still serves. */
     server->services.protocol_log = protocol_log_open(config->mail_root);
     server->services.denials = denial_events_create(config->denial_events_per_minute.value);
+    server->services.limits = client_limits_create();
+    server->services.auth_pool = auth_pool_create();
     server->services.windows_accounts = windows_accounts_usable();
     if (!server->services.windows_accounts && config->auth_windows_accounts.value == 1) {
         eventlog_write(MSG_CONFIG_WARNING, "AuthWindowsAccounts", "0", "1",
@@ -483,8 +534,8 @@ transport *transport_create(runtime *rt, enum svc_exit *exit)
     server->all_closed = CreateEventW(NULL, TRUE, TRUE, NULL);
     server->reaper_stop = CreateEventW(NULL, TRUE, FALSE, NULL);
     server->timer_queue = CreateTimerQueue();
-    if (!server->services.denials || !server->port || !server->all_closed || !server->reaper_stop ||
-        !server->timer_queue) {
+    if (!server->services.denials || !server->services.limits || !server->services.auth_pool ||
+        !server->port || !server->all_closed || !server->reaper_stop || !server->timer_queue) {
         transport_destroy(server);
         return NULL;
     }
@@ -527,6 +578,7 @@ void transport_destroy(transport *server)
         WaitForSingleObject(server->reaper, INFINITE);
         CloseHandle(server->reaper);
     }
+    auth_pool_destroy(server->services.auth_pool); /* queued checks end as 454 */
     for (size_t i = 0; i < server->worker_count; i++) {
         PostQueuedCompletionStatus(server->port, 0, WAKE_KEY_SHUTDOWN, NULL);
     }
@@ -547,6 +599,7 @@ void transport_destroy(transport *server)
         CloseHandle(server->reaper_stop);
     }
     denial_events_destroy(server->services.denials);
+    client_limits_destroy(server->services.limits);
     protocol_log_close(server->services.protocol_log);
     spool_close(server->services.spool);
     free(server);

@@ -14,6 +14,10 @@ struct protocol_log {
     HANDLE file; /* today's file, or INVALID_HANDLE_VALUE */
     WORD year, month, day;
     volatile LONG failures;
+    volatile LONG64 daily_limit;           /* 0: none */
+    uint64_t day_bytes;                    /* in today's file */
+    uint64_t dropped_lines, dropped_bytes; /* today, past the limit */
+    bool limit_noted;                      /* the line saying so is written */
 };
 
 protocol_log *protocol_log_open(const char *mail_root)
@@ -51,6 +55,23 @@ void protocol_log_close(protocol_log *log)
     free(log);
 }
 
+void protocol_log_set_daily_limit(protocol_log *log, uint64_t bytes)
+{
+    if (log) {
+        InterlockedExchange64(&log->daily_limit, (LONG64)bytes);
+    }
+}
+
+static void write_raw(protocol_log *log, const char *bytes, size_t len)
+{
+    DWORD wrote = 0;
+    if (log->file == INVALID_HANDLE_VALUE ||
+        !WriteFile(log->file, bytes, (DWORD)len, &wrote, NULL) || wrote != len) {
+        log->failures++;
+    }
+    log->day_bytes += wrote;
+}
+
 /* Opens the file of the day `now` falls in; called with the lock held. */
 static void roll(protocol_log *log, const SYSTEMTIME *now)
 {
@@ -58,6 +79,10 @@ static void roll(protocol_log *log, const SYSTEMTIME *now)
         log->day == now->wDay) {
         return;
     }
+    uint64_t dropped_lines = log->dropped_lines, dropped_bytes = log->dropped_bytes;
+    WORD year = log->year, month = log->month, day = log->day;
+    log->dropped_lines = log->dropped_bytes = 0;
+    log->limit_noted = false;
     if (log->file != INVALID_HANDLE_VALUE) {
         CloseHandle(log->file);
     }
@@ -72,13 +97,29 @@ static void roll(protocol_log *log, const SYSTEMTIME *now)
     log->year = now->wYear;
     log->month = now->wMonth;
     log->day = now->wDay;
+    /* A restart the same day continues the count. */
+    LARGE_INTEGER size = {0};
+    log->day_bytes = log->file != INVALID_HANDLE_VALUE && GetFileSizeEx(log->file, &size)
+                             ? (uint64_t)size.QuadPart
+                             : 0;
+    if (dropped_lines > 0) {
+        char note[200];
+        int n = snprintf(note, sizeof(note),
+                         "%04u-%02u-%02uT00:00:00.000Z 0 - * %llu lines (%llu bytes) of "
+                         "%04u-%02u-%02u not logged: ProtocolLogDailyMegabytes reached\r\n",
+                         now->wYear, now->wMonth, now->wDay, (unsigned long long)dropped_lines,
+                         (unsigned long long)dropped_bytes, year, month, day);
+        if (n > 0) {
+            write_raw(log, note, (size_t)n < sizeof(note) ? (size_t)n : sizeof(note) - 1);
+        }
+    }
 }
 
-void protocol_log_line(protocol_log *log, uint64_t session, const char *client, char direction,
-                       const char *line, size_t len)
+size_t protocol_log_line(protocol_log *log, uint64_t session, const char *client, char direction,
+                         const char *line, size_t len)
 {
     if (!log) {
-        return;
+        return 0;
     }
     SYSTEMTIME now;
     GetSystemTime(&now);
@@ -87,10 +128,16 @@ void protocol_log_line(protocol_log *log, uint64_t session, const char *client, 
                      now.wMonth, now.wDay, now.wHour, now.wMinute, now.wSecond, now.wMilliseconds,
                      (unsigned long long)session, client ? client : "-", direction);
     size_t used = n > 0 ? (size_t)n : 0;
-    size_t shown = len < PROTOCOL_LOG_LINE_MAX ? len : PROTOCOL_LOG_LINE_MAX;
-    for (size_t i = 0; i < shown; i++) {
-        unsigned char c = (unsigned char)line[i];
-        if (c < 0x20 || c >= 0x7f || c == '\\') {
+    /* The bound is on the escaped text: a line of 0xFF bytes is cut at a quarter. */
+    size_t text_end = used + PROTOCOL_LOG_LINE_MAX;
+    size_t shown = 0;
+    for (; shown < len; shown++) {
+        unsigned char c = (unsigned char)line[shown];
+        bool escape = c < 0x20 || c >= 0x7f || c == '\\';
+        if (used + (escape ? 4 : 1) > text_end) {
+            break;
+        }
+        if (escape) {
             used += (size_t)snprintf(out + used, 5, "\\x%02X", c);
         } else {
             out[used++] = (char)c;
@@ -105,10 +152,25 @@ void protocol_log_line(protocol_log *log, uint64_t session, const char *client, 
 
     EnterCriticalSection(&log->lock);
     roll(log, &now);
-    DWORD wrote = 0;
-    if (log->file == INVALID_HANDLE_VALUE ||
-        !WriteFile(log->file, out, (DWORD)used, &wrote, NULL) || wrote != used) {
-        log->failures++;
+    uint64_t limit = (uint64_t)log->daily_limit, before = log->day_bytes;
+    if (limit > 0 && log->day_bytes + used > limit) {
+        log->dropped_lines++;
+        log->dropped_bytes += len;
+        if (!log->limit_noted) {
+            log->limit_noted = true;
+            char note[160];
+            int k = snprintf(note, sizeof(note),
+                             "%.24s 0 - * ProtocolLogDailyMegabytes reached: the rest of the "
+                             "day is not logged, only counted\r\n",
+                             out);
+            if (k > 0) {
+                write_raw(log, note, (size_t)k < sizeof(note) ? (size_t)k : sizeof(note) - 1);
+            }
+        }
+    } else {
+        write_raw(log, out, used);
     }
+    size_t wrote = (size_t)(log->day_bytes - before);
     LeaveCriticalSection(&log->lock);
+    return wrote;
 }

@@ -8,8 +8,11 @@
  * > to the client, * an event of the session such as connect or close), then the line with
  * every byte outside printable ASCII, and the backslash, written as \xNN, so a client can
  * neither forge log lines nor hide bytes. AUTH credentials never reach the log (the SMTP
- * engine redacts them). Lines longer than PROTOCOL_LOG_LINE_MAX bytes are cut, marked
- * with "...". Thread-safe; write failures are counted, never fatal. */
+ * engine redacts them). A line is cut, marked with "...", where its escaped text would pass
+ * PROTOCOL_LOG_LINE_MAX bytes, so escaping cannot multiply what a client sends beyond that.
+ * A day's file stops growing at the daily limit (protocol_log_set_daily_limit): one line
+ * then says so, and the next day's file begins with the count of lines left out. Thread-safe;
+ * write failures are counted, never fatal. */
 #ifndef IMSRELAY_PROTOCOL_LOG_H
 #define IMSRELAY_PROTOCOL_LOG_H
 
@@ -24,7 +27,12 @@ typedef struct protocol_log protocol_log;
 protocol_log *protocol_log_open(const char *mail_root);
 void protocol_log_close(protocol_log *log);
 
-void protocol_log_line(protocol_log *log, uint64_t session, const char *client, char direction,
-                       const char *line, size_t len);
+/* Writes one line; returns the bytes written (0 when nothing was: no log, the daily limit
+ * reached, a write error). */
+size_t protocol_log_line(protocol_log *log, uint64_t session, const char *client, char direction,
+                         const char *line, size_t len);
+
+/* The size a day's file may reach, in bytes (0: no limit, the default). */
+void protocol_log_set_daily_limit(protocol_log *log, uint64_t bytes);
 
 #endif

@@ -160,9 +160,33 @@ static void overlong_client_text_is_cut_not_overflowed(void **state)
     denial_limiter_destroy(l);
 }
 
+/* Denials from many addresses, each under its own limit, are held to the global one, and
+ * every denial is still either logged or counted in a summary. */
+static void many_addresses_are_held_to_the_total(void **state)
+{
+    (void)state;
+    denial_limiter *l = denial_limiter_create(10);
+    denial_limiter_set_total_rate(l, 100);
+    tally t = {0};
+    char client[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(client, sizeof client, "10.%d.%d.1", i / 200, i % 200);
+        deny(l, client, 1000 + (uint64_t)i, &t);
+    }
+    assert_int_equal(t.logged, 100);
+    denial_limiter_sweep(l, 1000 + DENIAL_LIMITER_WINDOW_MS, false, on_summary, &t);
+    assert_int_equal(t.logged + t.reported, 5000);
+    assert_string_equal(t.last.client, DENIAL_LIMITER_ALL_CLIENTS);
+    /* A new minute logs again. */
+    deny(l, "10.99.0.1", 2000 + DENIAL_LIMITER_WINDOW_MS, &t);
+    assert_int_equal(t.logged, 101);
+    denial_limiter_destroy(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+            cmocka_unit_test(many_addresses_are_held_to_the_total),
             cmocka_unit_test(first_denials_of_a_minute_are_logged_the_rest_counted),
             cmocka_unit_test(sweep_before_the_window_ends_reports_nothing_unless_flushing),
             cmocka_unit_test(a_new_window_reports_the_previous_one_first),

@@ -209,6 +209,34 @@ static void unreadable_deny_list_is_reported_as_unreadable(void **state)
     assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RelayDenyList", "REG_BINARY") >= 0);
 }
 
+/* 16 MiB of NUL bytes read as an empty deny list, which under RelayFlags 1 opens relaying
+ * for every client: a warning says so. An empty list is no surprise and earns none. */
+static void a_deny_list_with_bytes_but_no_rules_is_a_warning(void **state)
+{
+    fixture *f = *state;
+    static uint8_t nuls[16 * 1024 * 1024];
+    regio_raw_value values[] = {
+            DWORD("RelayFlags", 1),
+            {.name = "RelayDenyList",
+             .type = REGIO_REG_MULTI_SZ,
+             .data = nuls,
+             .size = sizeof nuls},
+    };
+    const regio_config *c = build(f, values, 2);
+    assert_int_equal(c->relay_deny_list.count, 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayDenyList",
+                          "under RelayFlags 1 every client may relay") >= 0);
+
+    regio_raw_value empty[] = {
+            {.name = "RelayDenyList", .type = REGIO_REG_MULTI_SZ, .data = nuls, .size = 4},
+    };
+    build(f, empty, 1);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayDenyList", "not one rule") < 0);
+    regio_raw_value comments = MULTI("RelayAllowList", "# nobody yet\0\0");
+    build(f, &comments, 1);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "RelayAllowList", "not one rule") >= 0);
+}
+
 static void string_where_a_list_is_expected_is_coerced(void **state)
 {
     fixture *f = *state;
@@ -317,7 +345,7 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 19); /* every bound of every DWORD setting but RelayFlags */
+    assert_int_equal(checked, 41); /* every bound of every DWORD setting but RelayFlags */
 }
 
 static void concrete_bounds(void **state)
@@ -441,6 +469,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
             T(missing_key_gives_every_default),
+            T(a_deny_list_with_bytes_but_no_rules_is_a_warning),
             T(a_full_valid_configuration_is_read_as_written),
             T(configuration_outlives_the_raw_bytes),
             T(value_names_match_ignoring_case),

@@ -210,6 +210,65 @@ static void temporary_failure_is_454_and_not_counted(void **state)
     assert_int_equal(t->delay_count, 0);
 }
 
+/* A host that hashes passwords on a pool answers later: meanwhile the session reads nothing
+ * and says nothing, and the verdict, when it comes, is replied to and counted as usual. */
+static void a_pending_verdict_holds_the_session_then_counts(void **state)
+{
+    test_host *t = *state;
+    t->auth_pending = true;
+    smtp_session *s = test_session(t);
+    test_feeds(t, s, EHLO);
+    const char *rest = "AUTH PLAIN " PLAIN_BAD "\r\nNOOP\r\n";
+    size_t used = smtp_session_feed(s, rest, strlen(rest));
+    assert_int_equal(used, strlen("AUTH PLAIN " PLAIN_BAD "\r\n"));
+    assert_true(smtp_session_auth_pending(s));
+    assert_int_equal(smtp_session_output(s).length, 0);
+    assert_int_equal(smtp_session_feed(s, "NOOP\r\n", 6), 0);
+    assert_null(smtp_session_auth_account(s));
+
+    smtp_session_auth_result(s, SMTP_AUTH_FAIL);
+    assert_false(smtp_session_auth_pending(s));
+    smtp_output out = smtp_session_output(s);
+    assert_int_equal(out.delay_ms, 1000);
+    assert_memory_equal(out.bytes, "535 5.7.8", 9);
+    smtp_session_auth_result(s, SMTP_AUTH_OK); /* nothing awaited: ignored */
+    assert_null(smtp_session_auth_account(s));
+    test_feeds(t, s, "NOOP\r\n");
+
+    /* Two more failures the same way reach the limit: 421, closed. */
+    for (int i = 0; i < 2; i++) {
+        smtp_session_feed(s, "AUTH PLAIN " PLAIN_BAD "\r\n",
+                          strlen("AUTH PLAIN " PLAIN_BAD "\r\n"));
+        smtp_session_auth_result(s, SMTP_AUTH_FAIL);
+        test_feeds(t, s, "");
+    }
+    assert_non_null(strstr(t->output, "421 4.7.0 Too many authentication failures"));
+    assert_true(t->closed);
+    smtp_session_destroy(s);
+
+    /* A success names the account; a session closed while waiting ignores the verdict. */
+    test_host_free(t);
+    test_host_init(t);
+    t->auth_pending = true;
+    s = test_session(t);
+    test_feeds(t, s, EHLO "AUTH PLAIN " PLAIN_GOOD "\r\n");
+    smtp_session_auth_result(s, SMTP_AUTH_OK);
+    assert_string_equal(smtp_session_auth_account(s), "alice");
+    assert_non_null(strstr(test_feeds(t, s, ""), "235 2.7.0"));
+    smtp_session_destroy(s);
+
+    test_host_free(t);
+    test_host_init(t);
+    t->auth_pending = true;
+    s = test_session(t);
+    test_feeds(t, s, EHLO "AUTH PLAIN " PLAIN_GOOD "\r\n");
+    smtp_session_shutdown(s);
+    smtp_session_auth_result(s, SMTP_AUTH_OK);
+    assert_null(smtp_session_auth_account(s));
+    assert_null(strstr(test_feeds(t, s, ""), "235"));
+    smtp_session_destroy(s);
+}
+
 static void auth_is_refused_out_of_sequence(void **state)
 {
     test_host *t = *state;
@@ -325,6 +384,7 @@ int main(void)
             T(limits_for_failures_and_delay_come_from_the_host),
             T(temporary_failure_is_454_and_not_counted),
             T(auth_is_refused_out_of_sequence),
+            T(a_pending_verdict_holds_the_session_then_counts),
             T(overlong_credentials_fail_without_reaching_the_host),
             T(a_bad_line_during_auth_ends_the_exchange),
             T(without_a_credential_callback_auth_is_not_offered),

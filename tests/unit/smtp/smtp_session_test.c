@@ -453,6 +453,44 @@ static void host_storage_failures_give_451(void **state)
     assert_null(strstr(out, "250 2.0.0 Message accepted"));
 }
 
+/* Disk held by messages in progress is capped by the host: a refusal for that reason is a
+ * 452 4.3.1 (try later), at DATA or in the middle of the message, never a 250. */
+static void storage_limit_is_452_never_250(void **state)
+{
+    test_host *t = *state;
+    const char *script = "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n"
+                         "x\r\n.\r\n";
+    t->storage_full = true;
+    t->fail_begin = true;
+    const char *out = test_conversation(t, script, 0);
+    assert_non_null(strstr(out, "452 4.3.1 Insufficient system storage; try again later\r\n"));
+    assert_null(strstr(out, "354"));
+
+    test_host_free(t);
+    test_host_init(t);
+    t->storage_full = true;
+    t->fail_write = true;
+    out = test_conversation(t, script, 0);
+    assert_non_null(strstr(out, "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
+                                "452 4.3.1 Insufficient system storage; try again later\r\n"));
+    assert_null(strstr(out, "250 2.0.0 Message accepted"));
+    assert_true(t->messages[0].aborted);
+
+    /* The next message of the session is judged afresh. */
+    test_host_free(t);
+    test_host_init(t);
+    smtp_session *s = test_session(t);
+    t->storage_full = true;
+    t->fail_write = true;
+    test_feeds(t, s, script);
+    t->fail_write = false;
+    t->storage_full = false;
+    out = test_feeds(t, s,
+                     "MAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nx\r\n.\r\n");
+    assert_non_null(strstr(out, "250 2.0.0 Message accepted"));
+    smtp_session_destroy(s);
+}
+
 static const char pipelined_script[] = "EHLO client.example.net\r\n"
                                        "MAIL FROM:<a@b.org> SIZE=100\r\n"
                                        "RCPT TO:<bob@example.com>\r\n"
@@ -740,6 +778,7 @@ int main(void)
             T(idle_timeout_replies_421),
             T(destroy_in_the_middle_of_a_message_aborts_it),
             T(host_storage_failures_give_451),
+            T(storage_limit_is_452_never_250),
             T(pipelined_and_byte_at_a_time_give_identical_results),
             T(a_client_that_never_reads_cannot_grow_the_output),
             T(protocol_log_has_every_line_and_no_credentials),

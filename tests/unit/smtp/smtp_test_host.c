@@ -43,6 +43,9 @@ static smtp_auth_verdict auth_check(void *ctx, const char *user, const char *pas
     if (t->auth_tempfail) {
         return SMTP_AUTH_TEMPFAIL;
     }
+    if (t->auth_pending) {
+        return SMTP_AUTH_PENDING;
+    }
     return strcmp(user, t->user) == 0 && strcmp(password, t->password) == 0 ? SMTP_AUTH_OK
                                                                             : SMTP_AUTH_FAIL;
 }
@@ -110,6 +113,11 @@ static bool data_end(void *ctx, smtp_data_outcome outcome)
     return outcome == SMTP_DATA_COMMIT && !t->fail_commit;
 }
 
+static bool storage_full(void *ctx)
+{
+    return ((test_host *)ctx)->storage_full;
+}
+
 static void protocol_log(void *ctx, smtp_log_direction d, const char *line, size_t len)
 {
     test_host *t = ctx;
@@ -132,6 +140,7 @@ void test_host_init(test_host *t)
     t->host.data_begin = data_begin;
     t->host.data_write = data_write;
     t->host.data_end = data_end;
+    t->host.storage_full = storage_full;
     t->host.protocol_log = protocol_log;
     t->user = "alice";
     t->password = "secret";

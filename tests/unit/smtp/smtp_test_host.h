@@ -29,6 +29,8 @@ typedef struct test_host {
     const char *user;
     const char *password;
     bool auth_tempfail;
+    bool auth_pending; /* answer SMTP_AUTH_PENDING, as a host with a hashing pool does */
+    bool storage_full; /* data_begin/data_write refusals are for a storage limit */
     bool fail_begin;
     bool fail_write;
     bool fail_commit;

@@ -53,6 +53,10 @@ void tls_session_free(struct tls_session *session);
  * full: let the session consume some first). */
 size_t tls_session_put_ciphertext(struct tls_session *session, const void *data, size_t len);
 
+/* How many bytes tls_session_put_ciphertext() takes right now: the most worth reading from
+ * the network for this session. */
+size_t tls_session_ciphertext_room(const struct tls_session *session);
+
 /* Ciphertext to send: *len bytes at the returned pointer, which stays valid (new output is
  * appended behind) until tls_session_ciphertext_sent() says how much of it went out. */
 const uint8_t *tls_session_pending_ciphertext(const struct tls_session *session, size_t *len);

@@ -287,9 +287,11 @@ static void the_server_buffer_is_bounded(void **state)
 {
     struct fixture *f = *state;
     struct tls_session *server = new_server(f);
+    assert_int_equal(tls_session_ciphertext_room(server), TLS_SESSION_BUFFER_BYTES);
     static uint8_t flood[TLS_SESSION_BUFFER_BYTES + 100];
     assert_int_equal(tls_session_put_ciphertext(server, flood, sizeof flood),
                      TLS_SESSION_BUFFER_BYTES);
+    assert_int_equal(tls_session_ciphertext_room(server), 0);
     assert_int_equal(tls_session_put_ciphertext(server, flood, 1), 0);
     tls_session_free(server);
 }

@@ -28,7 +28,11 @@ $(OUT)/asan/CMakeCache.txt: | setup
 $(OUT)/deps/cmocka-mingw/lib/libcmocka.a: | setup
 	build/cmocka-mingw.sh $(OUT)/deps
 
-$(OUT)/win/CMakeCache.txt: | setup $(OUT)/deps/cmocka-mingw/lib/libcmocka.a
+$(OUT)/deps/mbedtls-mingw/lib/libmbedtls.a: | setup
+	JOBS=$(JOBS) build/mbedtls-mingw.sh $(OUT)/deps
+
+$(OUT)/win/CMakeCache.txt: | setup $(OUT)/deps/cmocka-mingw/lib/libcmocka.a \
+		$(OUT)/deps/mbedtls-mingw/lib/libmbedtls.a
 	cmake -S . -B $(OUT)/win -DCMAKE_TOOLCHAIN_FILE=build/mingw-w64-x86_64.cmake \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 

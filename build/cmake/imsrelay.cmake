@@ -39,6 +39,22 @@ if(NOT TARGET cmocka)
     endif()
 endif()
 
+# mbed TLS for the Windows build only: our own static build from Debian's source package
+# (build/mbedtls-mingw.sh, run by the Makefile before configuring; it says why mbed TLS).
+# One target, mbedtls, carries the three libraries in link order; nothing to ship.
+if(WIN32 AND NOT TARGET mbedtls)
+    set(MBEDTLS_MINGW_ROOT "${CMAKE_SOURCE_DIR}/out/deps/mbedtls-mingw" CACHE PATH
+        "Where build/mbedtls-mingw.sh installed mbed TLS for mingw")
+    foreach(lib mbedcrypto mbedx509 mbedtls)
+        add_library(${lib} STATIC IMPORTED GLOBAL)
+        set_target_properties(${lib} PROPERTIES
+            IMPORTED_LOCATION "${MBEDTLS_MINGW_ROOT}/lib/lib${lib}.a"
+            INTERFACE_INCLUDE_DIRECTORIES "${MBEDTLS_MINGW_ROOT}/include")
+    endforeach()
+    set_target_properties(mbedx509 PROPERTIES INTERFACE_LINK_LIBRARIES "mbedcrypto")
+    set_target_properties(mbedtls PROPERTIES INTERFACE_LINK_LIBRARIES "mbedx509;mbedcrypto")
+endif()
+
 # imsrelay_unit_test(NAME SOURCES src... [LIBS lib...])
 # A cmocka test program. CTest runs it natively, or under Wine (build/wine-run) in the
 # Windows build, so the same test proves the same behaviour on both.

@@ -26,6 +26,7 @@ BrandingText "${PRODUCT} ${VERSION}"
 
 !define MUI_ABORTWARNING
 !define MUI_FINISHPAGE_TEXT "imsrelay is installed as the service ${SERVICE}. Only this machine may relay (RelayFlags 2, RelayAllowList 127.0.0.1). Edit the relay lists under HKLM\SYSTEM\CurrentControlSet\Services\${SERVICE}\Parameters (examples in $INSTDIR\examples), then start it: net start ${SERVICE}"
+!insertmacro MUI_PAGE_COMPONENTS
 !insertmacro MUI_PAGE_DIRECTORY
 !insertmacro MUI_PAGE_INSTFILES
 !insertmacro MUI_PAGE_FINISH
@@ -62,6 +63,11 @@ Section "imsrelay" SecMain
     File "/oname=imsrelay.exe" "${IMSRELAY_EXE}"
     SetOutPath "$INSTDIR\examples"
     File "${EXAMPLES_DIR}\*.reg"
+    ; The Group Policy templates, for a domain's central store (see README, "A fleet").
+    SetOutPath "$INSTDIR\policy"
+    File "${POLICY_DIR}\imsrelay.admx"
+    SetOutPath "$INSTDIR\policy\en-US"
+    File "${POLICY_DIR}\en-US\imsrelay.adml"
     SetOutPath "$INSTDIR"
     WriteUninstaller "$INSTDIR\uninstall.exe"
 
@@ -91,6 +97,15 @@ Section "imsrelay" SecMain
     ${EndIf}
 SectionEnd
 
+; Offered, and on by default: the templates in this machine's PolicyDefinitions, so the
+; Group Policy editor here shows imsrelay's settings.
+Section "Group Policy templates in PolicyDefinitions" SecPolicy
+    SetOutPath "$WINDIR\PolicyDefinitions"
+    File "${POLICY_DIR}\imsrelay.admx"
+    SetOutPath "$WINDIR\PolicyDefinitions\en-US"
+    File "${POLICY_DIR}\en-US\imsrelay.adml"
+SectionEnd
+
 Section "Uninstall"
     SetShellVarContext all
     nsExec::ExecToLog '"$INSTDIR\imsrelay.exe" uninstall'
@@ -104,6 +119,12 @@ Section "Uninstall"
     Delete "$INSTDIR\imsrelay.exe"
     Delete "$INSTDIR\examples\*.reg"
     RMDir "$INSTDIR\examples"
+    Delete "$INSTDIR\policy\en-US\imsrelay.adml"
+    RMDir "$INSTDIR\policy\en-US"
+    Delete "$INSTDIR\policy\imsrelay.admx"
+    RMDir "$INSTDIR\policy"
+    Delete "$WINDIR\PolicyDefinitions\en-US\imsrelay.adml"
+    Delete "$WINDIR\PolicyDefinitions\imsrelay.admx"
     Delete "$INSTDIR\uninstall.exe"
     RMDir "$INSTDIR"
     DeleteRegKey HKLM "${UNINSTALL_KEY}"

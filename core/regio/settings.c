@@ -215,6 +215,18 @@ static const regio_setting settings[] = {
 _Static_assert(sizeof(settings) / sizeof(settings[0]) == REGIO_SETTING_COUNT,
                "REGIO_SETTING_COUNT must match the table");
 
+bool regio_setting_fleet_wide(const regio_setting *setting)
+{
+    static const char *const machine_specific[] = {"IPEnableRouter", "MailRoot", "SmtpHostName",
+                                                   "ListenAddresses"};
+    for (size_t i = 0; i < sizeof(machine_specific) / sizeof(machine_specific[0]); i++) {
+        if (!strcmp(setting->name, machine_specific[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 const regio_setting *regio_settings(size_t *count)
 {
     *count = sizeof(settings) / sizeof(settings[0]);

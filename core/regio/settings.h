@@ -4,6 +4,7 @@
 #ifndef IMSRELAY_REGIO_SETTINGS_H
 #define IMSRELAY_REGIO_SETTINGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,12 @@ typedef struct regio_setting {
 
 /* Every setting, in documentation order. */
 const regio_setting *regio_settings(size_t *count);
+
+/* True for a setting that means the same on every server of a fleet, which Group Policy
+ * may therefore set (the ADMX offers it, `policy export` writes it); false for
+ * IPEnableRouter (Windows' own switch, in another key) and for the values that name one
+ * machine: MailRoot, SmtpHostName, ListenAddresses. */
+bool regio_setting_fleet_wide(const regio_setting *setting);
 
 /* The setting whose name equals `name` ignoring ASCII case, or NULL. */
 const regio_setting *regio_setting_find(const char *name);

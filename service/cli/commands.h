@@ -15,6 +15,7 @@
     X(check, L"check", L"read the configuration and print it, its errors and warnings")            \
     X(explain, L"explain", L"CLIENT_IP [--local IP] [--auth ACCOUNT] [RECIPIENT]: the decision")   \
     X(user, L"user", L"add, remove or list the accounts SMTP AUTH accepts")                        \
+    X(policy, L"policy", L"show | export FILE.pol: the Group Policy key; this server as a .pol")   \
     X(version, L"version", L"print the version of imsrelay.exe")
 
 #define IMSRELAY_DECLARE_COMMAND(suffix, name, usage) int cmd_##suffix(int argc, wchar_t **argv);

@@ -56,6 +56,51 @@ e2e_events_wait 30 'the new configuration has [0-9]+ error'
 e2e_events_wait 5 "the value is the policy key.s, HKLM.+SOFTWARE.+Policies.+imsrelay"
 [ "$(e2e_rcpt "$port" 127.0.0.1 user@far.test)" = 250 ] || e2e_fail "a refused policy took effect"
 
+# `policy show` lists the key as written; `policy export` writes this server's effective
+# settings as a Registry.pol that an independent reader (below) finds exact.
+out=$(e2e_wine "$E2E_EXE" policy show 2>&1 | tr -d '\r') || e2e_fail "policy show failed: $out"
+grep -Eq '^  RelayFlags: REG_DWORD 3$' <<<"$out" || e2e_fail "policy show:"$'\n'"$out"
+grep -Eq '^  RelayDenyList: REG_MULTI_SZ 127\.000\.0\.9$' <<<"$out" || e2e_fail "policy show:"$'\n'"$out"
+e2e_wine reg delete "$P" /v RelayDenyList /f >/dev/null
+e2e_wine reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.1\0# the office\0127.0.0.2' /f >/dev/null
+e2e_wine "$E2E_EXE" policy export 'C:\fleet.pol' >/dev/null || e2e_fail "policy export failed"
+pol="$WINEPREFIX/drive_c/fleet.pol"
+/usr/bin/python3 - "$pol" "$port" <<'PY' || e2e_fail "the exported Registry.pol is not what this server runs"
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+assert data[:4] == b"PReg" and struct.unpack("<I", data[4:8])[0] == 1, "header"
+records, at = {}, 8
+def string(at):
+    end = at
+    while data[end:end + 2] != b"\0\0":
+        end += 2
+    return data[at:end].decode("utf-16-le"), end + 2
+while at < len(data):
+    assert data[at:at + 2] == "[".encode("utf-16-le"), "["
+    key, at = string(at + 2)
+    assert data[at:at + 2] == ";".encode("utf-16-le")
+    name, at = string(at + 2)
+    kind, = struct.unpack("<I", data[at + 2:at + 6])
+    size, = struct.unpack("<I", data[at + 8:at + 12])
+    value = data[at + 14:at + 14 + size]
+    at += 14 + size
+    assert data[at:at + 2] == "]".encode("utf-16-le"), "]"
+    at += 2
+    assert key == "SOFTWARE\\Policies\\imsrelay", key
+    records[name] = (kind, value)
+want = {
+    "RelayFlags": (4, struct.pack("<I", 3)),  # from the policy key
+    "ListenPort": (4, struct.pack("<I", int(sys.argv[2]))),
+    "RelayAllowList": (7, "127.0.0.1\x00# the office\x00127.0.0.2\x00\x00".encode("utf-16-le")),
+}
+# install's defaults that are set (LocalDomains when the machine has a domain) may be there too
+extra = set(records) - set(want) - {"LocalDomains"}
+assert not extra, "unexpected records %s" % extra
+for name, value in want.items():
+    assert records.get(name) == value, "%s: %r" % (name, records.get(name))
+assert "MailRoot" not in records and "SmtpHostName" not in records
+PY
+
 e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
 e2e_wait 30 e2e_service_state STOPPED
 e2e_pass

@@ -187,6 +187,10 @@ static void cmd_mail(smtp_session *s, const char *arg, size_t len)
 
 static void accept_recipient(smtp_session *s, const smtp_path *path, bool local)
 {
+    if (!smtp_reserve_recipient(s)) {
+        smtp_reply(s, "452 4.3.1 Insufficient system storage");
+        return;
+    }
     char *slot = s->rcpt_store + s->rcpt_count * (SMTP_PATH_MAX + 1);
     memcpy(slot, path->mailbox, path->length + 1);
     s->rcpts[s->rcpt_count].mailbox = slot;

@@ -28,9 +28,8 @@ ims_begin() {
     ims_reg_multi ListenAddresses 127.0.0.1
     e2e_wine reg add "$IMS_KEY" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
     ims_reg_multi LocalDomains example.com
-    e2e_wine reg add "$IMS_KEY" /v SmtpHostName /t REG_SZ /d 'imsrelay.bench.test' /f \
-        >/dev/null
-    # Nothing else: the service runs with its shipped defaults (MaxConnections,
+    # ListenAddresses keeps the port off the machine's network. Nothing else: the service
+    # runs with its shipped defaults (MaxConnections,
     # MaxConnectionsPerClient, ProtocolLog...); a load that needs a limit raised is a finding.
 }
 

@@ -19,9 +19,9 @@
 #define SMTP_STAGING_CAPACITY 8192
 /* Buffers grow on demand up to their bounds, so that an idle session holds a few kilobytes:
  * the output starts with room for one step, the line with room for a usual command. */
-#define SMTP_OUTPUT_INITIAL   SMTP_STEP_ROOM
-#define SMTP_LINE_INITIAL     128
-#define SMTP_RCPTS_INITIAL    4
+#define SMTP_OUTPUT_INITIAL SMTP_STEP_ROOM
+#define SMTP_LINE_INITIAL   128
+#define SMTP_RCPTS_INITIAL  4
 
 _Static_assert(SMTP_STEP_ROOM >= SMTP_STEP_REPLY_MAX + SMTP_FINAL_REPLY_MAX,
                "a final 421 must fit after any step");

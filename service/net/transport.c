@@ -20,13 +20,17 @@
 /* A session has at most one I/O in flight, so exactly one worker touches it at a time and
  * its state needs no lock of its own; the server lock guards only the session list and the
  * fields the reaper and the drain read (op, last_activity, flags). */
-#define RECV_BUFFER_SIZE  16384
-#define REAPER_PERIOD_MS  1000
-#define SWEEP_PERIOD_MS   60000
-#define WORKERS_PER_CPU   2
-#define WORKERS_MIN       4
-#define WORKERS_MAX       64
-#define WAKE_KEY_SHUTDOWN ((ULONG_PTR)1)
+/* The receive buffer starts at a size that takes a command burst or a small message in one
+ * receive (an idle session holds little) and doubles each time a
+ * receive fills it, up to RECV_BUFFER_MAX (a message body arrives in large pieces). */
+#define RECV_BUFFER_INITIAL 4096
+#define RECV_BUFFER_MAX     16384
+#define REAPER_PERIOD_MS    1000
+#define SWEEP_PERIOD_MS     60000
+#define WORKERS_PER_CPU     2
+#define WORKERS_MIN         4
+#define WORKERS_MAX         64
+#define WAKE_KEY_SHUTDOWN   ((ULONG_PTR)1)
 
 typedef enum session_op {
     OP_NONE = 0, /* a worker is running the session */
@@ -43,7 +47,8 @@ typedef struct session {
     smtp_session *engine;
     session_host host; /* the engine's callbacks: relay, AUTH, spool, protocol log */
 
-    uint8_t received[RECV_BUFFER_SIZE];
+    uint8_t *received; /* received_capacity bytes */
+    size_t received_capacity;
     size_t received_len, received_used;
     bool delay_done;    /* the AUTH delay of the pending output has been waited */
     HANDLE delay_timer; /* timer-queue timer of that delay */
@@ -132,6 +137,7 @@ static void session_close(session *s)
     }
     session_host_finish(&s->host);
     closesocket(s->socket);
+    free(s->received);
     free(s);
 
     /* Last: the drain waits for this before the spool and the log are closed. */
@@ -175,7 +181,7 @@ static bool post_send(session *s, const uint8_t *bytes, size_t length)
 
 static bool post_recv(session *s)
 {
-    WSABUF buf = {RECV_BUFFER_SIZE, (char *)s->received};
+    WSABUF buf = {(ULONG)s->received_capacity, (char *)s->received};
     DWORD flags = 0;
     memset(&s->overlapped, 0, sizeof(s->overlapped));
     set_op(s, OP_RECV);
@@ -278,6 +284,15 @@ static void complete(session *s, DWORD bytes, DWORD error)
         if (!error && bytes > 0) {
             s->received_len = bytes;
             s->received_used = 0;
+            if (bytes == s->received_capacity && s->received_capacity < RECV_BUFFER_MAX) {
+                /* Filled: larger for the next receive. realloc keeps the bytes just
+                 * received, which pump feeds before it posts that receive. */
+                uint8_t *bigger = realloc(s->received, s->received_capacity * 2);
+                if (bigger) {
+                    s->received = bigger;
+                    s->received_capacity *= 2;
+                }
+            }
         } else if (timed_out) {
             log_event(s, "idle timeout");
             smtp_session_timeout(s->engine);
@@ -393,6 +408,14 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
     }
 
     session *s = calloc(1, sizeof(*s));
+    if (s) {
+        s->received = malloc(RECV_BUFFER_INITIAL);
+        s->received_capacity = RECV_BUFFER_INITIAL;
+        if (!s->received) {
+            free(s);
+            s = NULL;
+        }
+    }
     if (!s) {
         AcquireSRWLockExclusive(&server->lock);
         server->counted_count--;

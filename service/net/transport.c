@@ -498,6 +498,7 @@ static DWORD WINAPI reaper_main(void *param)
             cancel_receives(server, false, now);
         }
         ReleaseSRWLockExclusive(&server->lock);
+        protocol_log_flush(server->services.protocol_log); /* at least every second */
         if (now - last_sweep >= SWEEP_PERIOD_MS) {
             last_sweep = now;
             denial_events_sweep(server->services.denials);
@@ -535,6 +536,7 @@ void transport_drain(transport *server, DWORD timeout_ms)
 
     denial_events_flush(server->services.denials);
     connection_events_flush(server->refusals);
+    protocol_log_flush(server->services.protocol_log);
 }
 
 /* ---- Creation ------------------------------------------------------------------------- */

@@ -14,7 +14,25 @@ struct protocol_log {
     HANDLE file; /* today's file, or INVALID_HANDLE_VALUE */
     WORD year, month, day;
     volatile LONG failures;
+    /* Lines not yet written to `file`, all of its day: one write per flush, not per line. */
+    char pending[PROTOCOL_LOG_BATCH_BYTES];
+    size_t pending_len;
 };
+
+/* Writes the pending lines; called with the lock held. */
+static void write_pending(protocol_log *log)
+{
+    if (log->pending_len == 0) {
+        return;
+    }
+    DWORD wrote = 0;
+    if (log->file == INVALID_HANDLE_VALUE ||
+        !WriteFile(log->file, log->pending, (DWORD)log->pending_len, &wrote, NULL) ||
+        wrote != log->pending_len) {
+        log->failures++;
+    }
+    log->pending_len = 0;
+}
 
 protocol_log *protocol_log_open(const char *mail_root)
 {
@@ -44,6 +62,9 @@ void protocol_log_close(protocol_log *log)
     if (!log) {
         return;
     }
+    EnterCriticalSection(&log->lock);
+    write_pending(log);
+    LeaveCriticalSection(&log->lock);
     if (log->file != INVALID_HANDLE_VALUE) {
         CloseHandle(log->file);
     }
@@ -58,6 +79,7 @@ static void roll(protocol_log *log, const SYSTEMTIME *now)
         log->day == now->wDay) {
         return;
     }
+    write_pending(log); /* the lines of the day that ended go to its own file */
     if (log->file != INVALID_HANDLE_VALUE) {
         CloseHandle(log->file);
     }
@@ -105,10 +127,20 @@ void protocol_log_line(protocol_log *log, uint64_t session, const char *client, 
 
     EnterCriticalSection(&log->lock);
     roll(log, &now);
-    DWORD wrote = 0;
-    if (log->file == INVALID_HANDLE_VALUE ||
-        !WriteFile(log->file, out, (DWORD)used, &wrote, NULL) || wrote != used) {
-        log->failures++;
+    if (log->pending_len + used > sizeof(log->pending)) {
+        write_pending(log);
     }
+    memcpy(log->pending + log->pending_len, out, used);
+    log->pending_len += used;
+    LeaveCriticalSection(&log->lock);
+}
+
+void protocol_log_flush(protocol_log *log)
+{
+    if (!log) {
+        return;
+    }
+    EnterCriticalSection(&log->lock);
+    write_pending(log);
     LeaveCriticalSection(&log->lock);
 }

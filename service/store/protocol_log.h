@@ -9,14 +9,19 @@
  * every byte outside printable ASCII, and the backslash, written as \xNN, so a client can
  * neither forge log lines nor hide bytes. AUTH credentials never reach the log (the SMTP
  * engine redacts them). Lines longer than PROTOCOL_LOG_LINE_MAX bytes are cut, marked
- * with "...". Thread-safe; write failures are counted, never fatal. */
+ * with "...". Thread-safe; write failures are counted, never fatal.
+ *
+ * Lines are kept in memory and written in batches (PROTOCOL_LOG_BATCH_BYTES at most, one
+ * write each), so a session costs no write per line: the owner calls protocol_log_flush at
+ * least every second, and closing flushes. A crash loses at most that last second. */
 #ifndef IMSRELAY_PROTOCOL_LOG_H
 #define IMSRELAY_PROTOCOL_LOG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_LOG_LINE_MAX 1000
+#define PROTOCOL_LOG_LINE_MAX    1000
+#define PROTOCOL_LOG_BATCH_BYTES 65536 /* holds any line: 128 + 4 * LINE_MAX + 8 bytes */
 
 typedef struct protocol_log protocol_log;
 
@@ -26,5 +31,8 @@ void protocol_log_close(protocol_log *log);
 
 void protocol_log_line(protocol_log *log, uint64_t session, const char *client, char direction,
                        const char *line, size_t len);
+
+/* Writes the lines logged so far. */
+void protocol_log_flush(protocol_log *log);
 
 #endif

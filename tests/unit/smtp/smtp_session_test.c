@@ -725,6 +725,30 @@ static void idle_session_holds_little_and_growth_stays_bounded(void **state)
     smtp_session_destroy(s);
 }
 
+/* PIPELINING: the replies to a batch of commands that arrived together are one piece of
+ * output, sent in one write by the host, not one write (and one round trip) per reply. */
+static void pipelined_replies_are_one_output(void **state)
+{
+    test_host *t = *state;
+    t->relay_allow_all = true;
+    smtp_session *s = test_session(t);
+    smtp_output out = smtp_session_output(s);
+    smtp_session_output_sent(s, out.length); /* the greeting */
+    const char batch[] = "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@far.test>\r\n"
+                         "RCPT TO:<y@far.test>\r\nDATA\r\n";
+    assert_int_equal(smtp_session_feed(s, batch, strlen(batch)), strlen(batch));
+    out = smtp_session_output(s);
+    char text[4096];
+    assert_true(out.length < sizeof text);
+    memcpy(text, out.bytes, out.length);
+    text[out.length] = '\0';
+    assert_non_null(strstr(text, "250 2.1.0"));
+    assert_non_null(strstr(text, "250 2.1.5 Recipient <x@far.test> OK\r\n"
+                                 "250 2.1.5 Recipient <y@far.test> OK\r\n354 "));
+    assert_true(strstr(text, "250-") == text);
+    smtp_session_destroy(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -742,6 +766,7 @@ int main(void)
             T(without_relay_callback_every_relay_is_denied),
             T(too_many_recipients_gets_452),
             T(idle_session_holds_little_and_growth_stays_bounded),
+            T(pipelined_replies_are_one_output),
             T(size_over_the_limit_is_refused_at_mail),
             T(message_over_the_limit_is_discarded_and_552_follows_the_dot),
             T(message_of_exactly_the_limit_is_accepted),

@@ -536,10 +536,19 @@ def test_idle_timeout():
     reg_delete("IdleTimeoutSeconds")
 
 
+def protocol_log_text():
+    return b"".join(read(p) for p in glob.glob(os.path.join(MAILROOT, "Logs", "smtp-*.log")))
+
+
 def test_protocol_log():
+    # Written in batches, at least every second: a session just ended shows within moments.
+    marker = f"marker-{time.time():.0f}.test"
+    rcpt("127.0.1.9", "x@far.test", helo=marker)
+    check(eventually(lambda: marker.encode() in protocol_log_text(), 10),
+          "the protocol log shows a session within moments of its end")
     logs = glob.glob(os.path.join(MAILROOT, "Logs", "smtp-*.log"))
     check(len(logs) >= 1, "a daily protocol log exists under MailRoot\\Logs")
-    text = b"".join(read(p) for p in logs)
+    text = protocol_log_text()
     check(b" < ehlo client.test" in text.lower(), "the protocol log shows the commands received")
     check(b" > 250" in text, "the protocol log shows the replies sent")
     check(b"s3cret" not in text and base64.b64encode(b"\0alice\0s3cret pass") not in text,

@@ -21,8 +21,8 @@
  * its state needs no lock of its own; the server lock guards only the session list and the
  * fields the reaper and the drain read (op, last_activity, flags). */
 /* The receive buffer starts at a size that takes a command burst or a small message in one
- * receive (an idle session holds little) and doubles each time a
- * receive fills it, up to RECV_BUFFER_MAX (a message body arrives in large pieces). */
+ * receive (an idle session holds little) and doubles each time a receive fills it, up to
+ * RECV_BUFFER_MAX (a message body arrives in large pieces). */
 #define RECV_BUFFER_INITIAL 4096
 #define RECV_BUFFER_MAX     16384
 #define REAPER_PERIOD_MS    1000

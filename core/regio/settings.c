@@ -137,8 +137,13 @@ static const regio_setting settings[] = {
                   idle_timeout_seconds),
         DWORD_ROW("MaxConnections", "Parameters", 2000, 1, 100000, 2000, "2000",
                   "Concurrent SMTP sessions in all.", max_connections),
-        DWORD_ROW("MaxConnectionsPerClient", "Parameters", 20, 1, 100000, 20, "20",
-                  "Concurrent SMTP sessions from one client address.", max_connections_per_client),
+        DWORD_ROW(
+                "MaxConnectionsPerClient", "Parameters", 50, 1, 100000, 50, "50",
+                "Concurrent SMTP sessions from one client address (as Postfix's "
+                "smtpd_client_connection_count_limit); a session stops counting as soon as it "
+                "ends. Clients allowed to relay by RelayAllowList or RelayLocalIPList are exempt, "
+                "as Postfix exempts mynetworks.",
+                max_connections_per_client),
         DWORD_ROW("ConnectionsPerClientPerMinute", "Parameters", 0, 0, 100000, 0, "0 (no limit)",
                   "New SMTP sessions one client address may open per minute; the rest get 421 "
                   "4.7.0. Defends against one address reconnecting in a loop (like Postfix's "
@@ -180,8 +185,8 @@ static const regio_setting settings[] = {
         DWORD_ROW("ProtocolLog", "Parameters", 1, 0, 1, 1, "1",
                   "1: daily protocol logs under MailRoot\\Logs; 0: none.", protocol_log),
         DWORD_ROW("DenialEventsPerMinute", "Parameters", 10, 1, 10000, 10, "10",
-                  "Relay-denial events per client address per minute; the rest are counted and "
-                  "reported as suppressed.",
+                  "Relay-denial events, and connection-refused events, per client address per "
+                  "minute; the rest are counted and reported as suppressed.",
                   denial_events_per_minute),
         DWORD_ROW("DenialEventsPerMinuteTotal", "Parameters", 100, 1, 100000, 100, "100",
                   "Relay-denial events per minute from all client addresses together; the rest "

@@ -169,6 +169,11 @@ struct relay_list {
     size_t count;
     char *texts;
     family_matcher v4, v6;
+    answer *answers; /* while building: entry i's answer, 8 bytes each (see answer_of) */
+    /* While building: rules per family (0 IPv4, 1 IPv6) with a contiguous mask and with a
+     * scattered one, counted as they are parsed so that a family without rules costs no
+     * pass over the entries. */
+    size_t contiguous[2], scattered[2];
 };
 
 /* ---- building ------------------------------------------------------------------------ */
@@ -177,10 +182,11 @@ struct relay_list {
  * line and text instead. */
 static answer answer_of(const relay_list *list, uint32_t index)
 {
+    /* Sorted spans visit entries in address order, i.e. at random: a compact table instead
+     * of the entries themselves keeps those reads in cache for a big list. */
     answer a = {NONE, 0};
     if (index != NONE) {
-        a.line = list->entries[index].line;
-        a.text = (uint32_t)(list->entries[index].text - list->texts);
+        a = list->answers[index];
     }
     return a;
 }
@@ -461,19 +467,73 @@ static bool build_groups(const relay_list *list, span *items, size_t n, bool v4,
     return true;
 }
 
+/* span_order for IPv4 spans, as a stable radix sort (a qsort of a 100,000-line list took
+ * most of its compile time): the key is the start, then the end descending, and spans come
+ * in index order, which stability keeps among equal keys. false when out of memory. */
+typedef struct keyed_span {
+    uint64_t key;
+    uint32_t index; /* the span's entry */
+} keyed_span;
+
+#define RADIX_BITS 16
+
+static bool sort_v4_spans(span *spans, size_t n)
+{
+    if (n < 2) {
+        return true;
+    }
+    keyed_span *a = malloc(n * sizeof(*a));
+    keyed_span *b = malloc(n * sizeof(*b));
+    size_t *counts = malloc(((size_t)1 << RADIX_BITS) * sizeof(*counts));
+    bool ok = a && b && counts;
+    if (ok) {
+        for (size_t i = 0; i < n; i++) {
+            a[i].key = (uint64_t)(uint32_t)spans[i].start.lo << 32 |
+                       (uint32_t)(UINT32_MAX - (uint32_t)spans[i].end.lo);
+            a[i].index = spans[i].index;
+        }
+        for (int shift = 0; shift < 64; shift += RADIX_BITS) {
+            size_t digits = (size_t)1 << RADIX_BITS;
+            memset(counts, 0, digits * sizeof(*counts));
+            for (size_t i = 0; i < n; i++) {
+                counts[(a[i].key >> shift) & (digits - 1)]++;
+            }
+            if (counts[(a[0].key >> shift) & (digits - 1)] == n) {
+                continue; /* every key has this digit: the pass would change nothing */
+            }
+            size_t total = 0;
+            for (size_t d = 0; d < digits; d++) {
+                size_t c = counts[d];
+                counts[d] = total;
+                total += c;
+            }
+            for (size_t i = 0; i < n; i++) {
+                b[counts[(a[i].key >> shift) & (digits - 1)]++] = a[i];
+            }
+            keyed_span *t = a;
+            a = b;
+            b = t;
+        }
+        /* The key holds the whole span: rebuilt in order, without a gather. */
+        for (size_t i = 0; i < n; i++) {
+            spans[i].start.hi = spans[i].end.hi = 0;
+            spans[i].start.lo = a[i].key >> 32;
+            spans[i].end.lo = UINT32_MAX - (uint32_t)a[i].key;
+            spans[i].index = a[i].index;
+        }
+    }
+    free(a);
+    free(b);
+    free(counts);
+    return ok;
+}
+
 static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
 {
-    size_t contiguous = 0, scattered = 0;
-    for (size_t i = 0; i < list->count; i++) {
-        const relay_rule *r = &list->entries[i].rule;
-        if (r->net.family != family || r->never_matches) {
-            continue;
-        }
-        if (r->prefix >= 0) {
-            contiguous++;
-        } else {
-            scattered++;
-        }
+    size_t contiguous = list->contiguous[family == RELAY_AF_INET6];
+    size_t scattered = list->scattered[family == RELAY_AF_INET6];
+    if (contiguous + scattered == 0) {
+        return true;
     }
     span *spans = malloc((contiguous ? contiguous : 1) * sizeof(*spans));
     span *items = malloc((scattered ? scattered : 1) * sizeof(*items));
@@ -504,9 +564,13 @@ static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
                 s++;
             }
         }
-        qsort(spans, contiguous, sizeof(*spans), span_order);
+        if (family == RELAY_AF_INET4) {
+            ok = sort_v4_spans(spans, contiguous);
+        } else {
+            qsort(spans, contiguous, sizeof(*spans), span_order);
+        }
         qsort(items, scattered, sizeof(*items), group_order);
-        ok = build_boundaries(list, spans, contiguous, family == RELAY_AF_INET4, &m->map) &&
+        ok = ok && build_boundaries(list, spans, contiguous, family == RELAY_AF_INET4, &m->map) &&
              build_groups(list, items, scattered, family == RELAY_AF_INET4, m);
     }
     free(spans);
@@ -539,6 +603,7 @@ void relay_list_free(relay_list *list)
     free(list->entries);
     free(list->texts);
     free(list->name);
+    free(list->answers);
     free(list);
 }
 
@@ -612,6 +677,15 @@ relay_list *relay_list_build(const regio_list *source, regio_diag_list *diags)
         relay_entry *e = &list->entries[list->count];
         e->line = line_no;
         e->rule = rule;
+        if (!rule.never_matches &&
+            (rule.net.family == RELAY_AF_INET4 || rule.net.family == RELAY_AF_INET6)) {
+            size_t f = rule.net.family == RELAY_AF_INET6;
+            if (rule.prefix >= 0) {
+                list->contiguous[f]++;
+            } else {
+                list->scattered[f]++;
+            }
+        }
         offsets[list->count] = text_bytes;
         text_bytes += strlen(text) + 1; /* at most RELAY_LINE_MAX + 1 */
         list->count++;
@@ -639,8 +713,20 @@ relay_list *relay_list_build(const regio_list *source, regio_diag_list *diags)
     }
     free(offsets);
 
-    if (!build_family(list, RELAY_AF_INET4, &list->v4) ||
-        !build_family(list, RELAY_AF_INET6, &list->v6)) {
+    list->answers = malloc((list->count ? list->count : 1) * sizeof(*list->answers));
+    if (!list->answers) {
+        relay_list_free(list);
+        return NULL;
+    }
+    for (size_t k = 0; k < list->count; k++) {
+        list->answers[k].line = list->entries[k].line;
+        list->answers[k].text = (uint32_t)(list->entries[k].text - list->texts);
+    }
+    bool built = build_family(list, RELAY_AF_INET4, &list->v4) &&
+                 build_family(list, RELAY_AF_INET6, &list->v6);
+    free(list->answers);
+    list->answers = NULL;
+    if (!built) {
         relay_list_free(list);
         return NULL;
     }

@@ -40,7 +40,64 @@ size_t smtp_session_memory(const smtp_limits *limits)
      * max_recipients entries and as many mailboxes of the longest length. */
     smtp_limits l = smtp_limits_effective(limits);
     return sizeof(smtp_session) + l.max_line_length +
-           (size_t)l.max_recipients * (sizeof(smtp_recipient) + SMTP_PATH_MAX + 1);
+           (size_t)l.max_recipients * (sizeof(smtp_recipient) + SMTP_PATH_MAX + 1) +
+           SMTP_STAGING_CAPACITY + SMTP_OUTPUT_CAPACITY;
+}
+
+size_t smtp_session_memory_in_use(const smtp_session *s)
+{
+    return sizeof(smtp_session) + s->rcpt_capacity * sizeof(smtp_recipient) +
+           s->rcpt_text_capacity + s->line_capacity +
+           (s->staging != NULL ? SMTP_STAGING_CAPACITY : 0) + s->out_capacity;
+}
+
+static size_t grown(size_t capacity, size_t needed, size_t bound)
+{
+    size_t n = capacity > 0 ? capacity : 1;
+    while (n < needed) {
+        n *= 2;
+    }
+    return n < bound ? n : bound;
+}
+
+/* The line buffer holds at least `needed` bytes. The old buffer is wiped before it is freed:
+ * it may hold credentials. */
+static bool reserve_line(smtp_session *s, size_t needed)
+{
+    if (needed <= s->line_capacity) {
+        return true;
+    }
+    size_t capacity = grown(s->line_capacity, needed, s->limits.max_line_length);
+    char *line = malloc(capacity);
+    if (line == NULL) {
+        return false;
+    }
+    memcpy(line, s->line, s->line_len);
+    smtp_secure_zero(s->line, s->line_capacity);
+    free(s->line);
+    s->line = line;
+    s->line_capacity = capacity;
+    return true;
+}
+
+/* Room for one step of output (SMTP_STEP_ROOM free); false when the buffer cannot grow. */
+static bool reserve_output(smtp_session *s)
+{
+    size_t needed = s->out_len + SMTP_STEP_ROOM;
+    if (needed <= s->out_capacity) {
+        return true;
+    }
+    if (needed > SMTP_OUTPUT_CAPACITY) {
+        return false;
+    }
+    size_t capacity = grown(s->out_capacity, needed, SMTP_OUTPUT_CAPACITY);
+    uint8_t *out = realloc(s->out, capacity);
+    if (out == NULL) {
+        return false;
+    }
+    s->out = out;
+    s->out_capacity = capacity;
+    return true;
 }
 
 /* Host-provided text ends up in reply lines: keep it printable ASCII and bounded. */
@@ -60,10 +117,20 @@ static void copy_clean(char *dst, size_t cap, const char *src, const char *fallb
 smtp_session *smtp_session_create(const smtp_host *host)
 {
     smtp_limits limits = smtp_limits_effective(&host->limits);
-    smtp_session *s = calloc(1, sizeof(smtp_session) + limits.max_line_length);
+    smtp_session *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         return NULL;
     }
+    s->out = malloc(SMTP_OUTPUT_INITIAL);
+    s->line = malloc(SMTP_LINE_INITIAL);
+    if (s->out == NULL || s->line == NULL) {
+        free(s->out);
+        free(s->line);
+        free(s);
+        return NULL;
+    }
+    s->out_capacity = SMTP_OUTPUT_INITIAL;
+    s->line_capacity = SMTP_LINE_INITIAL;
     s->host = *host;
     s->limits = limits;
     copy_clean(s->host_name, sizeof s->host_name, host->host_name, "localhost");
@@ -74,7 +141,6 @@ smtp_session *smtp_session_create(const smtp_host *host)
     if (s->host.auth_check == NULL) {
         s->host.auth_available = false;
     }
-    s->line = (char *)(s + 1);
     s->phase = SMTP_PHASE_COMMAND;
     smtp_reply(s, "220 %s ESMTP imsrelay ready", s->host_name);
     return s;
@@ -82,6 +148,9 @@ smtp_session *smtp_session_create(const smtp_host *host)
 
 static void end_message(smtp_session *s, smtp_data_outcome outcome, bool *stored)
 {
+    free(s->staging);
+    s->staging = NULL;
+    s->staging_len = 0;
     bool ok = false;
     if (s->message_open) {
         s->message_open = false;
@@ -102,6 +171,8 @@ void smtp_session_destroy(smtp_session *session)
      * line is left) and, between LOGIN steps, login_user. */
     smtp_secure_zero(session->line, session->line_len);
     smtp_secure_zero(session->login_user, sizeof session->login_user);
+    free(session->line);
+    free(session->out);
     free(session->rcpts);
     free(session->rcpt_text);
     free(session);
@@ -133,7 +204,7 @@ void smtp_reply(smtp_session *s, const char *fmt, ...)
     }
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     /* Cannot happen given SMTP_STEP_ROOM; if it ever did, a cut line is still a line. */
-    size_t room = SMTP_OUTPUT_CAPACITY - s->out_len;
+    size_t room = s->out_capacity - s->out_len;
     if (room < 6) {
         return;
     }
@@ -235,7 +306,8 @@ static void message_sink(void *ctx, const uint8_t *bytes, size_t len)
     if (s->staging_len + len > SMTP_STAGING_CAPACITY) {
         flush_staging(s);
     }
-    if (len >= SMTP_STAGING_CAPACITY) {
+    /* Without a staging buffer (out of memory at DATA) every piece is written as it comes. */
+    if (len >= SMTP_STAGING_CAPACITY || s->staging == NULL) {
         if (!s->message_write_failed &&
             (s->host.data_write == NULL || !s->host.data_write(s->host.ctx, bytes, len))) {
             write_failed(s);
@@ -284,6 +356,9 @@ void smtp_begin_message(smtp_session *s)
     s->message_write_failed = false;
     s->message_storage_full = false;
     s->staging_len = 0;
+    if (s->staging == NULL) {
+        s->staging = malloc(SMTP_STAGING_CAPACITY);
+    }
     s->phase = SMTP_PHASE_DATA;
 }
 
@@ -344,6 +419,14 @@ static size_t line_step(smtp_session *s, const uint8_t *in, size_t len)
         /* Keep what fits (for the log), whatever the chunking; the rest is dropped. */
         size_t room = s->limits.max_line_length - 1 - s->line_len;
         size_t keep = content < room ? content : room;
+        /* One more byte: complete_line may look at line[line_len]. */
+        if (!reserve_line(s, s->line_len + keep + 1)) {
+            char reply[SMTP_FINAL_REPLY_MAX];
+            snprintf(reply, sizeof reply, "421 4.3.2 %s Out of memory, closing connection",
+                     s->host_name);
+            smtp_close_with(s, reply);
+            return take;
+        }
         memcpy(s->line + s->line_len, in, keep);
         s->line_len += keep;
         s->line_overflow = content > room;
@@ -362,8 +445,7 @@ size_t smtp_session_feed(smtp_session *s, const void *bytes, size_t len)
         if (s->phase == SMTP_PHASE_CLOSED) {
             return len;
         }
-        if (s->delay_ms > 0 || s->auth_pending ||
-            SMTP_OUTPUT_CAPACITY - s->out_len < SMTP_STEP_ROOM) {
+        if (s->delay_ms > 0 || s->auth_pending || !reserve_output(s)) {
             break;
         }
         if (s->phase == SMTP_PHASE_DATA) {

@@ -29,10 +29,11 @@
  * pending (so pipelined AUTH attempts are slowed one by one). After the session closed,
  * every byte is consumed and ignored.
  *
- * Memory per session is bounded at creation: at most smtp_session_memory(limits) bytes,
- * whatever the client sends. Recipients are stored as they come (so a limit of 100000 costs
- * nothing until a client gives that many); message bodies are streamed to the host, never
- * held whole.
+ * Memory per session is bounded by smtp_session_memory(limits) bytes, whatever the client
+ * sends; buffers grow on demand towards that bound, so an idle session holds a few kilobytes
+ * (smtp_session_memory_in_use). Message bodies are streamed to the host, never held whole.
+ * Out of memory while growing: 452 4.3.1 for a RCPT, 421 4.3.2 (and close) for a command
+ * line; a message is then written to the host in the pieces it arrives in.
  *
  * Replies (every one with an enhanced status code, RFC 3463):
  *   220 greeting; 221 2.0.0 QUIT; 250 HELO/EHLO/MAIL 2.1.0/RCPT 2.1.5/RSET NOOP 2.0.0;
@@ -204,7 +205,9 @@ const char *smtp_session_auth_account(const smtp_session *session); /* NULL if n
 const char *smtp_session_helo_name(const smtp_session *session);    /* "" before HELO */
 bool smtp_session_in_data(const smtp_session *session); /* between 354 and the final dot */
 
-/* The most memory a session with these limits can use, in bytes. */
+/* The most memory a session with these limits can hold, in bytes. */
 size_t smtp_session_memory(const smtp_limits *limits);
+/* The memory the session holds now, in bytes (never more than smtp_session_memory). */
+size_t smtp_session_memory_in_use(const smtp_session *session);
 
 #endif

@@ -17,6 +17,11 @@
 #define SMTP_FINAL_REPLY_MAX  400
 #define SMTP_REPLY_LINE_MAX   512 /* one reply line without CRLF */
 #define SMTP_STAGING_CAPACITY 8192
+/* Buffers grow on demand up to their bounds, so that an idle session holds a few kilobytes:
+ * the output starts with room for one step, the line with room for a usual command. */
+#define SMTP_OUTPUT_INITIAL SMTP_STEP_ROOM
+#define SMTP_LINE_INITIAL   128
+#define SMTP_RCPTS_INITIAL  4
 
 _Static_assert(SMTP_STEP_ROOM >= SMTP_STEP_REPLY_MAX + SMTP_FINAL_REPLY_MAX,
                "a final 421 must fit after any step");
@@ -67,7 +72,8 @@ struct smtp_session {
     size_t rcpt_text_capacity;
 
     /* The command line being assembled. */
-    char *line; /* max_line_length bytes */
+    char *line; /* line_capacity bytes, at most max_line_length */
+    size_t line_capacity;
     size_t line_len;
     bool line_overflow;
 
@@ -79,14 +85,17 @@ struct smtp_session {
     bool message_write_failed;
     bool message_storage_full; /* the host refused for a storage limit: 452 4.3.1 */
     size_t staging_len;
-    uint8_t staging[SMTP_STAGING_CAPACITY];
+    uint8_t *staging; /* SMTP_STAGING_CAPACITY bytes while a message is open; NULL: none */
 
     /* What the host has to send. */
     size_t out_len;
     uint32_t delay_ms;
     bool close_after_output;
-    uint8_t out[SMTP_OUTPUT_CAPACITY];
+    uint8_t *out; /* out_capacity bytes, at most SMTP_OUTPUT_CAPACITY */
+    size_t out_capacity;
 };
+
+/* Room for one more recipient; false when out of memory. */
 
 /* Queues one reply line (CRLF added) and logs it. The text must be printable ASCII. */
 void smtp_reply(smtp_session *s, const char *fmt, ...)

@@ -3,11 +3,14 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>
+#include <bcrypt.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_counts.h"
+#include "events/connection_events.h"
 #include "events/denial_events.h"
 #include "events/eventlog.h"
 #include "net/session_host.h"
@@ -17,13 +20,17 @@
 /* A session has at most one I/O in flight, so exactly one worker touches it at a time and
  * its state needs no lock of its own; the server lock guards only the session list and the
  * fields the reaper and the drain read (op, last_activity, flags). */
-#define RECV_BUFFER_SIZE  16384
-#define REAPER_PERIOD_MS  1000
-#define SWEEP_PERIOD_MS   60000
-#define WORKERS_PER_CPU   2
-#define WORKERS_MIN       4
-#define WORKERS_MAX       64
-#define WAKE_KEY_SHUTDOWN ((ULONG_PTR)1)
+/* The receive buffer starts at a size that takes a command burst or a small message in one
+ * receive (an idle session holds little) and doubles each time a receive fills it, up to
+ * RECV_BUFFER_MAX (a message body arrives in large pieces). */
+#define RECV_BUFFER_INITIAL 4096
+#define RECV_BUFFER_MAX     16384
+#define REAPER_PERIOD_MS    1000
+#define SWEEP_PERIOD_MS     60000
+#define WORKERS_PER_CPU     2
+#define WORKERS_MIN         4
+#define WORKERS_MAX         64
+#define WAKE_KEY_SHUTDOWN   ((ULONG_PTR)1)
 
 typedef enum session_op {
     OP_NONE = 0, /* a worker is running the session */
@@ -40,7 +47,8 @@ typedef struct session {
     smtp_session *engine;
     session_host host; /* the engine's callbacks: relay, AUTH, spool, protocol log */
 
-    uint8_t received[RECV_BUFFER_SIZE];
+    uint8_t *received; /* received_capacity bytes */
+    size_t received_capacity;
     size_t received_len, received_used;
     bool delay_done;    /* the AUTH delay of the pending output has been waited */
     HANDLE delay_timer; /* timer-queue timer of that delay */
@@ -48,9 +56,10 @@ typedef struct session {
     /* Guarded by the server lock. */
     session_op op;
     ULONGLONG last_activity;
-    bool timed_out;                  /* the reaper cancelled the receive: idle too long */
-    bool stopping;                   /* the drain cancelled the receive: service stopping */
-    bool cut;                        /* the drain gave up on the session: close without a word */
+    bool timed_out; /* the reaper cancelled the receive: idle too long */
+    bool stopping;  /* the drain cancelled the receive: service stopping */
+    bool cut;       /* the drain gave up on the session: close without a word */
+    bool counted;   /* still counts against MaxConnections and MaxConnectionsPerClient */
     session_deadline_state deadline; /* for the reaper: phase, bytes, times */
     const char *timeout_reason;      /* why timed_out was set */
 } session;
@@ -69,7 +78,13 @@ struct transport {
 
     SRWLOCK lock;
     session *sessions;
-    size_t session_count;
+    size_t session_count; /* sessions whose memory is still held (for the drain) */
+    /* The sessions that have not ended yet, in all and per client address: what the
+     * connection limits count. A session ends when its last reply is queued or its client
+     * is gone, before its final send completes and its memory is reclaimed. */
+    size_t counted_count;
+    client_counts *per_client;
+    connection_events *refusals;
     uint64_t next_id;
     bool draining;
     HANDLE all_closed; /* manual-reset, set while session_count == 0 */
@@ -84,19 +99,26 @@ static void log_event(session *s, const char *what)
 
 /* ---- Session life --------------------------------------------------------------------- */
 
+/* The session has ended: it no longer counts against the connection limits, although its
+ * last reply may still be on its way. */
+static void uncount(session *s)
+{
+    if (!s->counted) {
+        return;
+    }
+    AcquireSRWLockExclusive(&s->server->lock);
+    s->counted = false;
+    s->server->counted_count--;
+    client_counts_remove(s->server->per_client, &s->host.client);
+    ReleaseSRWLockExclusive(&s->server->lock);
+}
+
 static void session_close(session *s)
 {
     transport *server = s->server;
-    log_event(s, "closed");
-    if (s->delay_timer) {
-        DeleteTimerQueueTimer(server->timer_queue, s->delay_timer, INVALID_HANDLE_VALUE);
-    }
-    if (s->engine) {
-        smtp_session_destroy(s->engine); /* calls data_end(ABORT) for a message in progress */
-    }
-    session_host_finish(&s->host);
-    closesocket(s->socket);
-
+    uncount(s);
+    /* Out of the list first: the reaper and the drain read every listed session's engine
+     * and snapshot, which are released below. */
     AcquireSRWLockExclusive(&server->lock);
     if (s->prev) {
         s->prev->next = s->next;
@@ -106,11 +128,26 @@ static void session_close(session *s)
     if (s->next) {
         s->next->prev = s->prev;
     }
+    ReleaseSRWLockExclusive(&server->lock);
+
+    log_event(s, "closed");
+    if (s->delay_timer) {
+        DeleteTimerQueueTimer(server->timer_queue, s->delay_timer, INVALID_HANDLE_VALUE);
+    }
+    if (s->engine) {
+        smtp_session_destroy(s->engine); /* calls data_end(ABORT) for a message in progress */
+    }
+    session_host_finish(&s->host);
+    closesocket(s->socket);
+    free(s->received);
+    free(s);
+
+    /* Last: the drain waits for this before the spool and the log are closed. */
+    AcquireSRWLockExclusive(&server->lock);
     if (--server->session_count == 0) {
         SetEvent(server->all_closed);
     }
     ReleaseSRWLockExclusive(&server->lock);
-    free(s);
 }
 
 static void set_op(session *s, session_op op)
@@ -146,7 +183,7 @@ static bool post_send(session *s, const uint8_t *bytes, size_t length)
 
 static bool post_recv(session *s)
 {
-    WSABUF buf = {RECV_BUFFER_SIZE, (char *)s->received};
+    WSABUF buf = {(ULONG)s->received_capacity, (char *)s->received};
     DWORD flags = 0;
     memset(&s->overlapped, 0, sizeof(s->overlapped));
     set_op(s, OP_RECV);
@@ -181,6 +218,11 @@ static void pump(session *s)
         }
         smtp_output out = smtp_session_output(s->engine);
         if (out.length > 0) {
+            if (out.close) {
+                /* QUIT answered (or 421): a client that reconnects as soon as it reads this
+                 * reply must find the session no longer counted. */
+                uncount(s);
+            }
             if (out.delay_ms > 0 && !s->delay_done) {
                 s->delay_done = true;
                 set_op(s, OP_WAKE);
@@ -269,6 +311,15 @@ static void complete(session *s, DWORD bytes, DWORD error)
         if (!error && bytes > 0) {
             s->received_len = bytes;
             s->received_used = 0;
+            if (bytes == s->received_capacity && s->received_capacity < RECV_BUFFER_MAX) {
+                /* Filled: larger for the next receive. realloc keeps the bytes just
+                 * received, which pump feeds before it posts that receive. */
+                uint8_t *bigger = realloc(s->received, s->received_capacity * 2);
+                if (bigger) {
+                    s->received = bigger;
+                    s->received_capacity *= 2;
+                }
+            }
         } else if (timed_out) {
             log_event(s, timeout_reason ? timeout_reason : "idle timeout");
             smtp_session_timeout(s->engine);
@@ -329,37 +380,88 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
     runtime_snapshot *snap = runtime_acquire(server->rt);
     const regio_config *config = runtime_snapshot_config(snap);
 
-    /* Connection limits: in total, and per client address (a scan: the list is bounded by
-     * MaxConnections and an accept costs far more than walking it). */
-    AcquireSRWLockShared(&server->lock);
-    bool draining = server->draining;
-    size_t total = server->session_count, same_client = 0;
-    for (session *o = server->sessions; o; o = o->next) {
-        same_client += relay_addr_equal(&o->host.client, &client);
+    /* A client trusted to relay by its address (RelayAllowList, or a local address of
+     * RelayLocalIPList) is exempt from MaxConnectionsPerClient, as Postfix exempts
+     * $mynetworks from smtpd_client_connection_count_limit: an application server or a
+     * gateway that sends through us over many connections is the relay's normal client. */
+    relay_addr local_addr = session_host_addr(local);
+    relay_verdict trust;
+    relay_decide(runtime_snapshot_policy(snap), &client, &local_addr, false, &trust);
+    bool exempt = trust.allowed &&
+                  (trust.step == RELAY_STEP_ALLOW_LIST || trust.step == RELAY_STEP_LOCAL_IP_LIST);
+
+    /* The limits and the count are checked and taken under one lock, in constant time. */
+    uint32_t max_total = config->max_connections.value;
+    uint32_t max_client = config->max_connections_per_client.value;
+    const char *limit_name = NULL;
+    uint64_t open = 0, limit = 0;
+    bool out_of_memory = false;
+    /* The connection rate first: a client reconnecting in a loop is refused before it
+     * takes a count (ConnectionsPerClientPerMinute, off by default). */
+    if (server->services.limits &&
+        !client_limits_connection(server->services.limits, &client, config)) {
+        limit_name = "ConnectionsPerClientPerMinute";
+        open = limit = config->connections_per_client_per_minute.value;
     }
-    ReleaseSRWLockShared(&server->lock);
+    AcquireSRWLockExclusive(&server->lock);
+    bool draining = server->draining;
+    if (!draining && !limit_name) {
+        uint32_t same_client = client_counts_get(server->per_client, &client);
+        if (server->counted_count >= max_total) {
+            limit_name = "MaxConnections";
+            open = server->counted_count;
+            limit = max_total;
+        } else if (!exempt && same_client >= max_client) {
+            limit_name = "MaxConnectionsPerClient";
+            open = same_client;
+            limit = max_client;
+        } else if (client_counts_add(server->per_client, &client)) {
+            server->counted_count++;
+        } else {
+            out_of_memory = true;
+        }
+    }
+    ReleaseSRWLockExclusive(&server->lock);
     if (draining) {
         runtime_snapshot_release(snap);
         refuse(sock, "421 4.3.2 Service shutting down, closing transmission channel\r\n");
         return;
     }
-    if (total >= config->max_connections.value ||
-        same_client >= config->max_connections_per_client.value ||
-        (server->services.limits &&
-         !client_limits_connection(server->services.limits, &client, config))) {
-        runtime_snapshot_release(snap);
+    if (limit_name) {
         refuse(sock, "421 4.7.0 Too many connections, try again later\r\n");
+        char client_text[RELAY_ADDR_TEXT_MAX];
+        relay_addr_format(&client, client_text, sizeof(client_text));
+        connection_events_refused(server->refusals, config, client_text, open, limit_name, limit);
+        runtime_snapshot_release(snap);
+        return;
+    }
+    if (out_of_memory) {
+        runtime_snapshot_release(snap);
+        refuse(sock, "421 4.3.2 Out of resources, try again later\r\n");
         return;
     }
 
     session *s = calloc(1, sizeof(*s));
+    if (s) {
+        s->received = malloc(RECV_BUFFER_INITIAL);
+        s->received_capacity = RECV_BUFFER_INITIAL;
+        if (!s->received) {
+            free(s);
+            s = NULL;
+        }
+    }
     if (!s) {
+        AcquireSRWLockExclusive(&server->lock);
+        server->counted_count--;
+        client_counts_remove(server->per_client, &client);
+        ReleaseSRWLockExclusive(&server->lock);
         runtime_snapshot_release(snap);
         refuse(sock, "421 4.3.2 Out of resources, try again later\r\n");
         return;
     }
     s->server = server;
     s->socket = sock;
+    s->counted = true;
     AcquireSRWLockExclusive(&server->lock);
     session_host_init(&s->host, &server->services, ++server->next_id, peer, local, snap);
     s->next = server->sessions;
@@ -450,9 +552,11 @@ static DWORD WINAPI reaper_main(void *param)
             cancel_receives(server, false, now);
         }
         ReleaseSRWLockExclusive(&server->lock);
+        protocol_log_flush(server->services.protocol_log); /* at least every second */
         if (now - last_sweep >= SWEEP_PERIOD_MS) {
             last_sweep = now;
             denial_events_sweep(server->services.denials);
+            connection_events_sweep(server->refusals);
         }
     }
     return 0;
@@ -485,6 +589,8 @@ void transport_drain(transport *server, DWORD timeout_ms)
     }
 
     denial_events_flush(server->services.denials);
+    connection_events_flush(server->refusals);
+    protocol_log_flush(server->services.protocol_log);
 }
 
 /* ---- Creation ------------------------------------------------------------------------- */
@@ -521,6 +627,17 @@ transport *transport_create(runtime *rt, enum svc_exit *exit)
     server->services.denials = denial_events_create(config->denial_events_per_minute.value);
     server->services.limits = client_limits_create();
     server->services.auth_pool = auth_pool_create();
+    server->refusals = connection_events_create(config->denial_events_per_minute.value);
+    /* The table's hash seed: a client that does not know it cannot pick addresses that
+     * crowd one corner of the table. */
+    uint64_t seed = 0;
+    if (!BCRYPT_SUCCESS(BCryptGenRandom(NULL, (UCHAR *)&seed, sizeof(seed),
+                                        BCRYPT_USE_SYSTEM_PREFERRED_RNG))) {
+        LARGE_INTEGER counter;
+        QueryPerformanceCounter(&counter);
+        seed = (uint64_t)counter.QuadPart ^ (uint64_t)(uintptr_t)server;
+    }
+    server->per_client = client_counts_create(seed);
     server->services.windows_accounts = windows_accounts_usable();
     if (!server->services.windows_accounts && config->auth_windows_accounts.value == 1) {
         eventlog_write(MSG_CONFIG_WARNING, "AuthWindowsAccounts", "0", "1",
@@ -535,7 +652,8 @@ transport *transport_create(runtime *rt, enum svc_exit *exit)
     server->reaper_stop = CreateEventW(NULL, TRUE, FALSE, NULL);
     server->timer_queue = CreateTimerQueue();
     if (!server->services.denials || !server->services.limits || !server->services.auth_pool ||
-        !server->port || !server->all_closed || !server->reaper_stop || !server->timer_queue) {
+        !server->refusals || !server->per_client || !server->port || !server->all_closed ||
+        !server->reaper_stop || !server->timer_queue) {
         transport_destroy(server);
         return NULL;
     }
@@ -600,6 +718,8 @@ void transport_destroy(transport *server)
     }
     denial_events_destroy(server->services.denials);
     client_limits_destroy(server->services.limits);
+    connection_events_destroy(server->refusals);
+    client_counts_destroy(server->per_client);
     protocol_log_close(server->services.protocol_log);
     spool_close(server->services.spool);
     free(server);

@@ -18,7 +18,25 @@ struct protocol_log {
     uint64_t day_bytes;                    /* in today's file */
     uint64_t dropped_lines, dropped_bytes; /* today, past the limit */
     bool limit_noted;                      /* the line saying so is written */
+    /* Lines not yet written to `file`, all of its day: one write per flush, not per line. */
+    char pending[PROTOCOL_LOG_BATCH_BYTES];
+    size_t pending_len;
 };
+
+/* Writes the pending lines; called with the lock held. */
+static void write_pending(protocol_log *log)
+{
+    if (log->pending_len == 0) {
+        return;
+    }
+    DWORD wrote = 0;
+    if (log->file == INVALID_HANDLE_VALUE ||
+        !WriteFile(log->file, log->pending, (DWORD)log->pending_len, &wrote, NULL) ||
+        wrote != log->pending_len) {
+        log->failures++;
+    }
+    log->pending_len = 0;
+}
 
 protocol_log *protocol_log_open(const char *mail_root)
 {
@@ -48,6 +66,9 @@ void protocol_log_close(protocol_log *log)
     if (!log) {
         return;
     }
+    EnterCriticalSection(&log->lock);
+    write_pending(log);
+    LeaveCriticalSection(&log->lock);
     if (log->file != INVALID_HANDLE_VALUE) {
         CloseHandle(log->file);
     }
@@ -62,14 +83,19 @@ void protocol_log_set_daily_limit(protocol_log *log, uint64_t bytes)
     }
 }
 
+/* Takes bytes for today's file into the batch; called with the lock held. They count
+ * against the daily limit from now on. */
 static void write_raw(protocol_log *log, const char *bytes, size_t len)
 {
-    DWORD wrote = 0;
-    if (log->file == INVALID_HANDLE_VALUE ||
-        !WriteFile(log->file, bytes, (DWORD)len, &wrote, NULL) || wrote != len) {
-        log->failures++;
+    if (log->pending_len + len > sizeof(log->pending)) {
+        write_pending(log);
     }
-    log->day_bytes += wrote;
+    if (len > sizeof(log->pending)) {
+        return; /* cannot happen: a line is bounded far below a batch */
+    }
+    memcpy(log->pending + log->pending_len, bytes, len);
+    log->pending_len += len;
+    log->day_bytes += len;
 }
 
 /* Opens the file of the day `now` falls in; called with the lock held. */
@@ -79,6 +105,7 @@ static void roll(protocol_log *log, const SYSTEMTIME *now)
         log->day == now->wDay) {
         return;
     }
+    write_pending(log); /* the lines of the day that ended go to its own file */
     uint64_t dropped_lines = log->dropped_lines, dropped_bytes = log->dropped_bytes;
     WORD year = log->year, month = log->month, day = log->day;
     log->dropped_lines = log->dropped_bytes = 0;
@@ -173,4 +200,14 @@ size_t protocol_log_line(protocol_log *log, uint64_t session, const char *client
     size_t wrote = (size_t)(log->day_bytes - before);
     LeaveCriticalSection(&log->lock);
     return wrote;
+}
+
+void protocol_log_flush(protocol_log *log)
+{
+    if (!log) {
+        return;
+    }
+    EnterCriticalSection(&log->lock);
+    write_pending(log);
+    LeaveCriticalSection(&log->lock);
 }

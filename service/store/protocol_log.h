@@ -12,14 +12,19 @@
  * PROTOCOL_LOG_LINE_MAX bytes, so escaping cannot multiply what a client sends beyond that.
  * A day's file stops growing at the daily limit (protocol_log_set_daily_limit): one line
  * then says so, and the next day's file begins with the count of lines left out. Thread-safe;
- * write failures are counted, never fatal. */
+ * write failures are counted, never fatal.
+ *
+ * Lines are kept in memory and written in batches (PROTOCOL_LOG_BATCH_BYTES at most, one
+ * write each), so a session costs no write per line: the owner calls protocol_log_flush at
+ * least every second, and closing flushes. A crash loses at most that last second. */
 #ifndef IMSRELAY_PROTOCOL_LOG_H
 #define IMSRELAY_PROTOCOL_LOG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_LOG_LINE_MAX 1000
+#define PROTOCOL_LOG_LINE_MAX    1000
+#define PROTOCOL_LOG_BATCH_BYTES 65536 /* holds any line: 128 + 4 * LINE_MAX + 8 bytes */
 
 typedef struct protocol_log protocol_log;
 
@@ -34,5 +39,8 @@ size_t protocol_log_line(protocol_log *log, uint64_t session, const char *client
 
 /* The size a day's file may reach, in bytes (0: no limit, the default). */
 void protocol_log_set_daily_limit(protocol_log *log, uint64_t bytes);
+
+/* Writes the lines logged so far. */
+void protocol_log_flush(protocol_log *log);
 
 #endif

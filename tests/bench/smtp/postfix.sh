@@ -69,14 +69,10 @@ smtpd_recipient_restrictions =
 default_transport = discard
 relay_transport = discard
 local_transport = discard
-# imsrelay runs with MaxConnectionsPerClient raised for the load (one client address):
-# the same for Postfix, whose anvil would otherwise cap a client at 50 sessions, and enough
-# smtpd processes for 200 concurrent sessions and for the 1,000 idle ones of the memory
-# figure (the default limit is 100; Postfix needs one process per session).
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-smtpd_client_message_rate_limit = 0
-smtpd_client_recipient_rate_limit = 0
+# Postfix's own client limits (anvil), as imsrelay runs with its own: the load comes from
+# mynetworks, which Postfix exempts from them (smtpd_client_event_limit_exceptions), as
+# imsrelay exempts RelayAllowList. Only processes are raised: Postfix needs one smtpd per
+# session, for 1,000 concurrent and 1,000 idle sessions (the default limit is 100).
 default_process_limit = 250
 biff = no
 EOF

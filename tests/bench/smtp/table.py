@@ -28,13 +28,20 @@ def fmt(v):
     return f"{v:.2f}"
 
 
+def spread(values):
+    if not values:
+        return "-"
+    return f"{fmt(min(values.values()))}..{fmt(max(values.values()))}"
+
+
 def main(rows_path, results_path, title):
     rows = read_tsv(rows_path)
     runs = {}
     for rid, server, run, value in read_tsv(results_path):
         if value != "-":
             runs.setdefault((rid, server), {})[int(run)] = float(value)
-    header = ["", "unit", "imsrelay", "Postfix", "imsrelay/Postfix", "runs"]
+    header = ["", "unit", "imsrelay", "Postfix", "imsrelay/Postfix", "runs", "imsrelay min..max",
+              "Postfix min..max"]
     table = [header]
     for rid, label, unit, better in rows:
         ims = runs.get((rid, "imsrelay"), {})
@@ -49,7 +56,7 @@ def main(rows_path, results_path, title):
         table.append([label, unit + ("" if better == "higher" else ", lower is better"),
                       fmt(statistics.median(ims.values()) if ims else None),
                       fmt(statistics.median(pf.values()) if pf else None),
-                      ratio_text, str(max(len(ims), len(pf)))])
+                      ratio_text, str(max(len(ims), len(pf))), spread(ims), spread(pf)])
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     print(title)
     for n, r in enumerate(table):

@@ -81,7 +81,7 @@ static void missing_key_gives_every_default(void **state)
     assert_int_equal(c->max_line_length.value, 1000);
     assert_int_equal(c->idle_timeout_seconds.value, 300);
     assert_int_equal(c->max_connections.value, 2000);
-    assert_int_equal(c->max_connections_per_client.value, 20);
+    assert_int_equal(c->max_connections_per_client.value, 50);
     assert_int_equal(c->protocol_log.value, 1);
     assert_int_equal(c->denial_events_per_minute.value, 10);
     assert_int_equal(c->auth_windows_accounts.value, 0);

@@ -352,9 +352,10 @@ static void very_long_line_in_small_feeds_keeps_memory_bounded(void **state)
     for (int i = 0; i < 2000; i++) {
         assert_int_equal(smtp_session_feed(s, chunk, sizeof chunk), sizeof chunk);
     }
+    assert_true(smtp_session_memory_in_use(s) <= bound);
     test_feeds(t, s, "\r\nNOOP\r\n");
     assert_string_equal(t->output, GREETING "500 5.5.2 Line too long\r\n250 2.0.0 OK\r\n");
-    assert_int_equal(smtp_session_memory(&t->host.limits), bound);
+    assert_true(smtp_session_memory_in_use(s) <= bound);
     smtp_session_destroy(s);
 }
 
@@ -750,6 +751,70 @@ static void hostile_host_name_cannot_break_reply_lines(void **state)
     assert_string_equal(out, "220 evil??250?fake ESMTP imsrelay ready\r\n");
 }
 
+/* Thousands of idle sessions must stay cheap: a session that has only been greeted holds a
+ * few kilobytes, and what a busy session grows to stays within the bound of its limits. */
+static void idle_session_holds_little_and_growth_stays_bounded(void **state)
+{
+    test_host *t = *state;
+    smtp_session *s = test_session(t);
+    size_t bound = smtp_session_memory(&t->host.limits);
+    test_feeds(t, s, "");
+    size_t idle = smtp_session_memory_in_use(s);
+    assert_true(idle <= 4096);
+    assert_true(bound >= 40 * 1024); /* what a session held whole before */
+
+    /* 100 recipients, a long line, a message: every buffer grows, within the bound. */
+    t->relay_allow_all = true;
+    test_feeds(t, s, "EHLO c\r\nMAIL FROM:<a@b.org>\r\n");
+    char rcpt[64];
+    for (int i = 0; i < 100; i++) {
+        snprintf(rcpt, sizeof rcpt, "RCPT TO:<user%d@far.test>\r\n", i);
+        test_feeds(t, s, rcpt);
+    }
+    assert_non_null(strstr(t->output, "250 2.1.5 Recipient <user99@far.test> OK"));
+    assert_null(strstr(t->output, "452"));
+    char line[2100];
+    memset(line, 'n', sizeof line);
+    memcpy(line, "NOOP ", 5);
+    memcpy(line + 2040, "\r\n", 3);
+    test_feeds(t, s, line);
+    test_feeds(t, s, "DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
+    assert_int_equal(test_committed(t), 1);
+    assert_int_equal(t->messages[0].body_len, strlen("Subject: x\r\n\r\nbody\r\n"));
+    size_t busy = smtp_session_memory_in_use(s);
+    assert_true(busy > idle);
+    assert_true(busy <= bound);
+    /* The message buffer is given back once the message is stored. */
+    assert_true(busy < bound - 8192 + 1);
+    test_feeds(t, s, "QUIT\r\n");
+    assert_non_null(strstr(t->output, "221 2.0.0"));
+    smtp_session_destroy(s);
+}
+
+/* PIPELINING: the replies to a batch of commands that arrived together are one piece of
+ * output, sent in one write by the host, not one write (and one round trip) per reply. */
+static void pipelined_replies_are_one_output(void **state)
+{
+    test_host *t = *state;
+    t->relay_allow_all = true;
+    smtp_session *s = test_session(t);
+    smtp_output out = smtp_session_output(s);
+    smtp_session_output_sent(s, out.length); /* the greeting */
+    const char batch[] = "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@far.test>\r\n"
+                         "RCPT TO:<y@far.test>\r\nDATA\r\n";
+    assert_int_equal(smtp_session_feed(s, batch, strlen(batch)), strlen(batch));
+    out = smtp_session_output(s);
+    char text[4096];
+    assert_true(out.length < sizeof text);
+    memcpy(text, out.bytes, out.length);
+    text[out.length] = '\0';
+    assert_non_null(strstr(text, "250 2.1.0"));
+    assert_non_null(strstr(text, "250 2.1.5 Recipient <x@far.test> OK\r\n"
+                                 "250 2.1.5 Recipient <y@far.test> OK\r\n354 "));
+    assert_true(strstr(text, "250-") == text);
+    smtp_session_destroy(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -767,6 +832,8 @@ int main(void)
             T(without_relay_callback_every_relay_is_denied),
             T(too_many_recipients_gets_452),
             T(recipients_beyond_1000_are_accepted_when_configured),
+            T(idle_session_holds_little_and_growth_stays_bounded),
+            T(pipelined_replies_are_one_output),
             T(size_over_the_limit_is_refused_at_mail),
             T(message_over_the_limit_is_discarded_and_552_follows_the_dot),
             T(message_of_exactly_the_limit_is_accepted),

@@ -35,7 +35,7 @@ expect "RelayFlags absent 0" "RelayDenyList absent 0" "RelayAllowList absent 0" 
     "RelayLocalIPList absent 0" "IPEnableRouter absent 0" "ListenPort absent 25" \
     "ListenAddresses absent 0" "MaxMessageBytes absent 10485760" "MaxRecipients absent 100" \
     "MaxLineLength absent 1000" "IdleTimeoutSeconds absent 300" "MaxConnections absent 2000" \
-    "MaxConnectionsPerClient absent 20" "ProtocolLog absent 1" "DenialEventsPerMinute absent 10" \
+    "MaxConnectionsPerClient absent 50" "ProtocolLog absent 1" "DenialEventsPerMinute absent 10" \
     "AuthWindowsAccounts absent 0" 'MailRoot absent C:\ProgramData\imsrelay' \
     'diag info - 0: the key HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters does not exist: every value takes its default'
 grep -Eq '^SmtpHostName absent [A-Za-z0-9.-]+$' "$dump_file" ||

@@ -444,9 +444,9 @@ def test_idle_sessions_cost_no_thread_each():
     before = thread_count(pid)
     socks = []
     try:
-        for i in range(400):  # 20 sources x 20 sessions: MaxConnectionsPerClient is 20
+        for i in range(400):  # 8 sources x 50 sessions: MaxConnectionsPerClient is 50
             s = socket.socket()
-            s.bind((f"127.0.8.{1 + i // 20}", 0))
+            s.bind((f"127.0.8.{1 + i // 50}", 0))
             s.settimeout(20)
             s.connect(("127.0.0.1", PORT))
             socks.append(s)
@@ -455,17 +455,62 @@ def test_idle_sessions_cost_no_thread_each():
         during = thread_count(pid)
         check(during - before < 16,
               f"400 idle sessions cost no thread each ({before} threads before, {during} during)")
-        extra = socket.socket()
-        extra.bind(("127.0.8.1", 0))
-        extra.settimeout(20)
-        extra.connect(("127.0.0.1", PORT))
-        reply = extra.recv(512)
-        extra.close()
+        reply = connect_and_read("127.0.8.1")
         check(reply.startswith(b"421 4.7.0"),
-              f"a 21st session from one address is refused with 421 ({reply[:40]!r})")
+              f"a 51st session from one address is refused with 421 ({reply[:40]!r})")
+        check(eventually(lambda: refusal_events("127.0.8.1", "50", "MaxConnectionsPerClient",
+                                                "50") >= 1, 10),
+              "the refusal is an event: client, sessions open, setting, limit")
+        # A session ends when its QUIT is answered: a client that reconnects as soon as it
+        # has read the 221 is served, although the ended session may not be reclaimed yet.
+        quitter = socks.pop(0)
+        quitter.sendall(b"QUIT\r\n")
+        check(quitter.recv(512).startswith(b"221 "), "QUIT is answered")
+        reply = connect_and_read("127.0.8.1", keep=socks)
+        check(reply.startswith(b"220 "),
+              f"a session from that address right after a QUIT answered is served ({reply[:40]!r})")
+        quitter.close()
+        # A client gone (closed without QUIT) stops counting too.
+        for _ in range(2):
+            socks.pop(0).close()
+        check(eventually(lambda: connect_and_read("127.0.8.1", keep=socks).startswith(b"220 "),
+                         10),
+              "sessions of a client that went away stop counting")
+        # A client allowed to relay by address is exempt, as Postfix exempts mynetworks.
+        for i in range(60):
+            socks.append(socket.create_connection(("127.0.0.1", PORT), timeout=20,
+                                                  source_address=("127.0.1.77", 0)))
+        greeted = sum(1 for s in socks[-60:] if s.recv(512).startswith(b"220 "))
+        check(greeted == 60,
+              f"60 sessions from a client of RelayAllowList are all greeted ({greeted})")
     finally:
         for s in socks:
             s.close()
+
+
+def connect_and_read(source, keep=None):
+    """The first reply to a new connection from source; the socket is kept open in `keep`
+    when given (so that it goes on counting), closed otherwise."""
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(20)
+    s.connect(("127.0.0.1", PORT))
+    try:
+        return s.recv(512)
+    finally:
+        if keep is None:
+            s.close()
+        else:
+            keep.append(s)
+
+
+def refusal_events(client_ip, open_count, setting, limit):
+    """Connection-refused events (4 insertion strings each) with these strings."""
+    strings = event_strings()
+    wanted = [client_ip, open_count, setting, limit]
+    return sum(1 for i in range(len(strings) - 3)
+               if len({t for t, _ in strings[i:i + 4]}) == 1 and
+               [v for _, v in strings[i:i + 4]] == wanted)
 
 
 def test_idle_timeout():
@@ -491,10 +536,19 @@ def test_idle_timeout():
     reg_delete("IdleTimeoutSeconds")
 
 
+def protocol_log_text():
+    return b"".join(read(p) for p in glob.glob(os.path.join(MAILROOT, "Logs", "smtp-*.log")))
+
+
 def test_protocol_log():
+    # Written in batches, at least every second: a session just ended shows within moments.
+    marker = f"marker-{time.time():.0f}.test"
+    rcpt("127.0.1.9", "x@far.test", helo=marker)
+    check(eventually(lambda: marker.encode() in protocol_log_text(), 10),
+          "the protocol log shows a session within moments of its end")
     logs = glob.glob(os.path.join(MAILROOT, "Logs", "smtp-*.log"))
     check(len(logs) >= 1, "a daily protocol log exists under MailRoot\\Logs")
-    text = b"".join(read(p) for p in logs)
+    text = protocol_log_text()
     check(b" < ehlo client.test" in text.lower(), "the protocol log shows the commands received")
     check(b" > 250" in text, "the protocol log shows the replies sent")
     check(b"s3cret" not in text and base64.b64encode(b"\0alice\0s3cret pass") not in text,

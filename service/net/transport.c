@@ -85,6 +85,20 @@ static void log_event(session *s, const char *what)
 static void session_close(session *s)
 {
     transport *server = s->server;
+    /* Off the list before the teardown: the reaper and the drain walk the list under the
+     * lock and read each session's snapshot and socket, which the teardown releases. It
+     * still counts (connection limits, all_closed) until the teardown is done. */
+    AcquireSRWLockExclusive(&server->lock);
+    if (s->prev) {
+        s->prev->next = s->next;
+    } else {
+        server->sessions = s->next;
+    }
+    if (s->next) {
+        s->next->prev = s->prev;
+    }
+    ReleaseSRWLockExclusive(&server->lock);
+
     log_event(s, "closed");
     if (s->delay_timer) {
         DeleteTimerQueueTimer(server->timer_queue, s->delay_timer, INVALID_HANDLE_VALUE);
@@ -96,14 +110,6 @@ static void session_close(session *s)
     closesocket(s->socket);
 
     AcquireSRWLockExclusive(&server->lock);
-    if (s->prev) {
-        s->prev->next = s->next;
-    } else {
-        server->sessions = s->next;
-    }
-    if (s->next) {
-        s->next->prev = s->prev;
-    }
     if (--server->session_count == 0) {
         SetEvent(server->all_closed);
     }

@@ -127,6 +127,15 @@ e2e_service_exited() {
     e2e_service_state STOPPED "${1:-MSExchangeIMC}" && ! e2e_exe_pid >/dev/null
 }
 
+# e2e_start_service [NAME]: net start, then waits for RUNNING; what net start said is shown
+# when it failed (the wait then fails too, unless the service came up after all).
+e2e_start_service() {
+    local out
+    out=$(e2e_wine net start "${1:-MSExchangeIMC}" 2>&1) ||
+        e2e_log "net start ${1:-MSExchangeIMC} failed: $(echo "$out" | tr -d '\r' | tr '\n' ' ')"
+    e2e_wait 120 e2e_service_state RUNNING "${1:-MSExchangeIMC}"
+}
+
 # e2e_stop_service [NAME]: net stop, then waits for e2e_service_exited.
 e2e_stop_service() {
     e2e_wine net stop "${1:-MSExchangeIMC}" >/dev/null 2>&1 || true
@@ -171,8 +180,7 @@ e2e_begin() {
     : >"$E2E_EVENTS"
     trap _e2e_cleanup EXIT
     trap 'exit 130' INT TERM
-    _e2e_template
-    cp -a "$_e2e_template_dir/prefix" "$WINEPREFIX"
+    _e2e_template_copy "$WINEPREFIX"
     wineserver -p
     # The process that starts services.exe passes it its stderr and its WINEDEBUG; services
     # inherit both, so every ReportEventW of a service lands in the capture.
@@ -182,23 +190,36 @@ e2e_begin() {
     e2e_log "prefix $WINEPREFIX ready; events in $E2E_EVENTS"
 }
 
+# What the template holds; a template marked otherwise is made again.
+_E2E_TEMPLATE_VERSION="2: wineboot -i settled; ServicesPipeTimeout 120000"
+
+# _e2e_template_copy DEST: copies the template prefix to DEST, making it first if need be.
 # A prefix made once (wineboot -i takes seconds) and copied for each test; concurrent tests
-# wait for the first to make it. It is marked complete only once its first boot has settled
-# (wineserver -w returned): system.reg alone appears early, and a run killed during the first
-# boot would otherwise leave a half-made template for every later test to copy.
-_e2e_template() {
-    _e2e_template_dir="$IMSRELAY_SOURCE_DIR/out/wine/e2e-template"
-    mkdir -p "$_e2e_template_dir"
+# wait for the first to make it, and nobody copies it while it is being made. It is marked
+# complete only once its first boot has settled (wineserver -w returned): system.reg alone
+# appears early, and a run killed during the first boot would otherwise leave a half-made
+# template for every later test to copy.
+# ServicesPipeTimeout: Wine's services.exe gives a starting service 10 s (Wine reads the
+# value as REG_SZ, in ms) to connect to it, then kills it and net start says "Service request
+# timeout"; on a busy machine starting a Wine process can take longer. 2 minutes instead.
+_e2e_template_copy() {
+    local dest=$1 dir="$IMSRELAY_SOURCE_DIR/out/wine/e2e-template"
+    mkdir -p "$dir"
     (
         flock 9
-        if [ ! -f "$_e2e_template_dir/complete" ]; then
-            rm -rf "$_e2e_template_dir/prefix"
-            WINEPREFIX="$_e2e_template_dir/prefix" "$WINE" wineboot -i >/dev/null 2>&1 || true
-            WINEPREFIX="$_e2e_template_dir/prefix" wineserver -w
-            [ -f "$_e2e_template_dir/prefix/system.reg" ] || exit 1
-            : >"$_e2e_template_dir/complete"
+        if [ "$(cat "$dir/complete" 2>/dev/null)" != "$_E2E_TEMPLATE_VERSION" ]; then
+            rm -rf "$dir/prefix" "$dir/complete"
+            export WINEPREFIX="$dir/prefix"
+            "$WINE" wineboot -i >/dev/null 2>&1 || true
+            wineserver -w
+            WINEDEBUG=-all "$WINE" reg add 'HKLM\System\CurrentControlSet\Control' \
+                /v ServicesPipeTimeout /t REG_SZ /d 120000 /f >/dev/null 2>&1 || exit 1
+            wineserver -w
+            [ -f "$dir/prefix/system.reg" ] || exit 1
+            echo "$_E2E_TEMPLATE_VERSION" >"$dir/complete"
         fi
-    ) 9>"$_e2e_template_dir.lock" || e2e_fail "wineboot -i did not make the template prefix"
+        cp -a "$dir/prefix" "$dest"
+    ) 9>"$dir.lock" || e2e_fail "could not make the template prefix $dir/prefix"
 }
 
 # e2e_install_exe: copies $IMSRELAY_EXE where an administrator would put it.

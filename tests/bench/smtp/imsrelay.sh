@@ -64,9 +64,10 @@ winepath_of() {
 
 # Prints the seconds from `net start` to the port accepting connections.
 ims_start() {
-    local t0 t1
+    local t0 t1 said
     t0=$(now)
-    e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start MSExchangeIMC failed"
+    said=$(e2e_wine net start MSExchangeIMC 2>&1) ||
+        e2e_fail "net start MSExchangeIMC failed: $(echo "$said" | tr -d '\r' | tr '\n' ' ')"
     python3 "$BENCH_LIB/wait_until.py" port "$IMS_PORT" 120 >/dev/null ||
         e2e_fail "imsrelay did not open port $IMS_PORT"
     t1=$(now)

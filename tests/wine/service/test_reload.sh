@@ -14,8 +14,7 @@ KEY='[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Paramet
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
 e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
 e2e_wine reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 120 e2e_service_state RUNNING
+e2e_start_service
 e2e_wait 60 e2e_port_open "$port"
 
 # The defaults of install: RelayFlags 2, RelayAllowList 127.0.0.1.

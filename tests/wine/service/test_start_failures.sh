@@ -47,7 +47,6 @@ e2e_port_open "$port" && e2e_fail "listening although the service could not run"
 
 # Once the causes are gone, the service starts.
 e2e_wine reg delete "$K" /v MailRoot /f >/dev/null
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 120 e2e_service_state RUNNING
+e2e_start_service
 e2e_wait 60 e2e_port_open "$port"
 e2e_pass

@@ -13,8 +13,7 @@ e2e_wine reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f >/dev/n
 e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
 e2e_wine reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
 e2e_wine reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx.example.com' /f >/dev/null
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start failed"
-e2e_wait 120 e2e_service_state RUNNING
+e2e_start_service
 e2e_wait 60 e2e_port_open "$port"
 
 export E2E_EXE E2E_EVENTS WINE WINEPREFIX

@@ -353,7 +353,10 @@ runtime_reload_result runtime_reload(runtime *rt, const char *trigger, bool forc
     rt->refused_fingerprint = 0;
     standing_warnings(s);
     listen_warnings(rt, s);
-    eventlog_write(MSG_CONFIG_RELOADED, trigger, s->description, NULL);
+    /* In force first, then said: the event tells whoever reads it that every decision from
+     * now on uses the new rules, so it must not be visible before that is true. s stays
+     * alive: rt holds it, and only this thread replaces it. */
     swap_in(rt, s);
+    eventlog_write(MSG_CONFIG_RELOADED, trigger, s->description, NULL);
     return RUNTIME_RELOADED;
 }

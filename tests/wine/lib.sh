@@ -6,8 +6,9 @@
 #   e2e_begin my-test                # fresh prefix out/wine/e2e-win-my-test, events captured
 #   e2e_install_exe                  # imsrelay.exe copied to C:\Program Files\imsrelay
 #   e2e_wine "$E2E_EXE" install      # any Windows program, in this prefix
-#   e2e_wait 20 e2e_service_state RUNNING
-#   e2e_events_wait 20 'some text'   # the event capture shows it (grep -E)
+#   e2e_wait 60 e2e_service_state RUNNING
+#   e2e_events_wait 60 'some text'   # the event capture shows it (grep -E)
+#   e2e_stop_service                 # net stop, then STOPPED and its process gone
 #   e2e_pass                         # or e2e_fail "why"; cleanup runs on any exit
 #
 # Input: IMSRELAY_EXE (the built imsrelay.exe, for e2e_install_exe), IMSRELAY_SOURCE_DIR.
@@ -16,6 +17,10 @@
 # line per string, "err:" for error events, "warn:" for warnings, "trace:" for the rest),
 # E2E_EXE (Windows path of the installed exe), E2E_DRIVE_C.
 # E2E_KEEP=1 keeps the prefix and the wineserver for a look afterwards.
+#
+# Waits are on conditions, each with a deadline: generous (tens of seconds), because the
+# suite runs on machines busy with other work, where a Wine process takes seconds to start;
+# bounded, so that what never happens fails the test instead of hanging it.
 
 _e2e_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IMSRELAY_SOURCE_DIR="${IMSRELAY_SOURCE_DIR:-$_e2e_root}"
@@ -44,7 +49,7 @@ e2e_wine() {
 }
 
 # e2e_wait SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds; fails the test
-# when it has not within SECONDS.
+# when it has not within SECONDS (a busy machine: give tens of seconds).
 e2e_wait() {
     local seconds=$1
     shift
@@ -66,6 +71,16 @@ e2e_events_wait() {
 # e2e_events_count PATTERN: how many captured lines match PATTERN.
 e2e_events_count() {
     grep -Ec -- "$1" "$E2E_EVENTS" || true
+}
+
+# e2e_events_wait_more SECONDS BEFORE PATTERN: waits until more than BEFORE captured lines
+# match PATTERN (BEFORE taken with e2e_events_count before the change that should add one).
+e2e_events_wait_more() {
+    e2e_wait "$1" _e2e_events_more "$2" "$3"
+}
+
+_e2e_events_more() {
+    [ "$(e2e_events_count "$2")" -gt "$1" ]
 }
 
 # e2e_free_port: a TCP port nobody uses right now, below Linux's ephemeral range
@@ -109,6 +124,41 @@ e2e_service_state() {
     e2e_wine sc query "${2:-MSExchangeIMC}" 2>/dev/null | tr -d '\r' | grep -Eq "STATE +: +[0-9]+ +$1"
 }
 
+# e2e_exe_pid: the Linux pid of an imsrelay.exe of this prefix (under Wine a Windows process
+# is a Linux process, told apart from other prefixes' by its WINEPREFIX); none: status 1.
+e2e_exe_pid() {
+    local d
+    for d in /proc/[0-9]*; do
+        tr '\0' '\n' 2>/dev/null <"$d/cmdline" | grep -qi 'imsrelay\.exe' || continue
+        tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qx "WINEPREFIX=$WINEPREFIX" || continue
+        echo "${d#/proc/}"
+        return 0
+    done
+    return 1
+}
+
+# e2e_service_exited [NAME]: the service is STOPPED and no imsrelay.exe of this prefix runs.
+# STOPPED alone is not enough: the process reports it and then still has to exit, and on a
+# busy machine it may still be there when the next command looks for "the" service process.
+e2e_service_exited() {
+    e2e_service_state STOPPED "${1:-MSExchangeIMC}" && ! e2e_exe_pid >/dev/null
+}
+
+# e2e_start_service [NAME]: net start, then waits for RUNNING; what net start said is shown
+# when it failed (the wait then fails too, unless the service came up after all).
+e2e_start_service() {
+    local out
+    out=$(e2e_wine net start "${1:-MSExchangeIMC}" 2>&1) ||
+        e2e_log "net start ${1:-MSExchangeIMC} failed: $(echo "$out" | tr -d '\r' | tr '\n' ' ')"
+    e2e_wait 120 e2e_service_state RUNNING "${1:-MSExchangeIMC}"
+}
+
+# e2e_stop_service [NAME]: net stop, then waits for e2e_service_exited.
+e2e_stop_service() {
+    e2e_wine net stop "${1:-MSExchangeIMC}" >/dev/null 2>&1 || true
+    e2e_wait 60 e2e_service_exited "${1:-MSExchangeIMC}"
+}
+
 # e2e_reg_query KEY VALUE: prints the data of a value as `reg query` shows it.
 e2e_reg_query() {
     e2e_wine reg query "$1" /v "$2" 2>/dev/null | tr -d '\r' | awk -v v="$2" '$1 == v { $1 = ""; $2 = ""; sub(/^ +/, ""); print }'
@@ -147,8 +197,7 @@ e2e_begin() {
     : >"$E2E_EVENTS"
     trap _e2e_cleanup EXIT
     trap 'exit 130' INT TERM
-    _e2e_template
-    cp -a "$_e2e_template_dir/prefix" "$WINEPREFIX"
+    _e2e_template_copy "$WINEPREFIX"
     wineserver -p
     # The process that starts services.exe passes it its stderr and its WINEDEBUG; services
     # inherit both, so every ReportEventW of a service lands in the capture.
@@ -158,19 +207,36 @@ e2e_begin() {
     e2e_log "prefix $WINEPREFIX ready; events in $E2E_EVENTS"
 }
 
+# What the template holds; a template marked otherwise is made again.
+_E2E_TEMPLATE_VERSION="2: wineboot -i settled; ServicesPipeTimeout 120000"
+
+# _e2e_template_copy DEST: copies the template prefix to DEST, making it first if need be.
 # A prefix made once (wineboot -i takes seconds) and copied for each test; concurrent tests
-# wait for the first to make it.
-_e2e_template() {
-    _e2e_template_dir="$IMSRELAY_SOURCE_DIR/out/wine/e2e-template"
-    mkdir -p "$_e2e_template_dir"
+# wait for the first to make it, and nobody copies it while it is being made. It is marked
+# complete only once its first boot has settled (wineserver -w returned): system.reg alone
+# appears early, and a run killed during the first boot would otherwise leave a half-made
+# template for every later test to copy.
+# ServicesPipeTimeout: Wine's services.exe gives a starting service 10 s (Wine reads the
+# value as REG_SZ, in ms) to connect to it, then kills it and net start says "Service request
+# timeout"; on a busy machine starting a Wine process can take longer. 2 minutes instead.
+_e2e_template_copy() {
+    local dest=$1 dir="$IMSRELAY_SOURCE_DIR/out/wine/e2e-template"
+    mkdir -p "$dir"
     (
         flock 9
-        if [ ! -f "$_e2e_template_dir/prefix/system.reg" ]; then
-            rm -rf "$_e2e_template_dir/prefix"
-            WINEPREFIX="$_e2e_template_dir/prefix" "$WINE" wineboot -i >/dev/null 2>&1 || true
-            WINEPREFIX="$_e2e_template_dir/prefix" wineserver -w
+        if [ "$(cat "$dir/complete" 2>/dev/null)" != "$_E2E_TEMPLATE_VERSION" ]; then
+            rm -rf "$dir/prefix" "$dir/complete"
+            export WINEPREFIX="$dir/prefix"
+            "$WINE" wineboot -i >/dev/null 2>&1 || true
+            wineserver -w
+            WINEDEBUG=-all "$WINE" reg add 'HKLM\System\CurrentControlSet\Control' \
+                /v ServicesPipeTimeout /t REG_SZ /d 120000 /f >/dev/null 2>&1 || exit 1
+            wineserver -w
+            [ -f "$dir/prefix/system.reg" ] || exit 1
+            echo "$_E2E_TEMPLATE_VERSION" >"$dir/complete"
         fi
-    ) 9>"$_e2e_template_dir.lock"
+        cp -a "$dir/prefix" "$dest"
+    ) 9>"$dir.lock" || e2e_fail "could not make the template prefix $dir/prefix"
 }
 
 # e2e_install_exe: copies $IMSRELAY_EXE where an administrator would put it.
@@ -185,6 +251,12 @@ e2e_install_exe() {
 # gets to RCPT TO:<RECIPIENT>, after EHLO and MAIL.
 e2e_rcpt() {
     python3 "$IMSRELAY_SOURCE_DIR/tests/wine/service/smtp_probe.py" "$@"
+}
+
+# e2e_rcpt_is CODE PORT CLIENT_IP RECIPIENT: e2e_rcpt answers CODE; with e2e_wait, waits for
+# a change of the rules to be in force for new sessions.
+e2e_rcpt_is() {
+    [ "$(e2e_rcpt "$2" "$3" "$4")" = "$1" ]
 }
 
 # e2e_reg_import LINE...: writes a .reg file with these lines under the version 5 header and

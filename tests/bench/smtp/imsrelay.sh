@@ -61,32 +61,26 @@ winepath_of() {
 
 # Prints the seconds from `net start` to the port accepting connections.
 ims_start() {
-    local t0 t1
+    local t0 t1 said
     t0=$(now)
-    e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start MSExchangeIMC failed"
+    said=$(e2e_wine net start MSExchangeIMC 2>&1) ||
+        e2e_fail "net start MSExchangeIMC failed: $(echo "$said" | tr -d '\r' | tr '\n' ' ')"
     python3 "$BENCH_LIB/wait_until.py" port "$IMS_PORT" 120 >/dev/null ||
         e2e_fail "imsrelay did not open port $IMS_PORT"
     t1=$(now)
     elapsed "$t0" "$t1"
 }
 
+# Returns once the old imsrelay.exe has exited, not just reported STOPPED: until then
+# ims_pid could find it instead of the next one (the memory figure would be the wrong
+# process's, or its /proc entry gone mid-measure).
 ims_stop() {
-    e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
-    e2e_wait 60 e2e_service_state STOPPED
+    e2e_stop_service
 }
 
-# The imsrelay.exe process of this prefix: under Wine a Windows process is a Linux process,
-# found by its command line and its WINEPREFIX (other prefixes may run imsrelay.exe too).
+# The imsrelay.exe process of this prefix (tests/wine/lib.sh: by command line and WINEPREFIX).
 ims_pid() {
-    local d pid
-    for d in /proc/[0-9]*; do
-        pid=${d#/proc/}
-        tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qi 'imsrelay\.exe' || continue
-        tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "WINEPREFIX=$WINEPREFIX" || continue
-        echo "$pid"
-        return 0
-    done
-    return 1
+    e2e_exe_pid
 }
 
 # The wineserver of this prefix (it holds Wine's side of every socket of the service).
@@ -94,7 +88,7 @@ ims_wineserver_pid() {
     local d
     for d in /proc/[0-9]*; do
         grep -qx 'wineserver64\|wineserver' "$d/comm" 2>/dev/null || continue
-        tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qx "WINEPREFIX=$WINEPREFIX" || continue
+        tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qx "WINEPREFIX=$WINEPREFIX" || continue
         echo "${d#/proc/}"
         return 0
     done

@@ -104,7 +104,7 @@ EOF
 postfix_start() {
     postfix -c "$PF_DIR/etc" start >>"$PF_DIR/log/control.log" 2>&1 ||
         { cat "$PF_DIR/log/control.log" >&2; return 1; }
-    if python3 "$BENCH_LIB/wait_until.py" port "$PF_PORT" 10 >/dev/null; then
+    if python3 "$BENCH_LIB/wait_until.py" port "$PF_PORT" 60 >/dev/null; then
         return 0
     fi
     echo "bench: Postfix did not open 127.0.0.1:$PF_PORT" >&2
@@ -116,19 +116,30 @@ postfix_reload() {
     postfix -c "$PF_DIR/etc" reload >>"$PF_DIR/log/control.log" 2>&1
 }
 
-# Stops the instance (if running) and waits for its master to be gone: safe in a trap.
+# Stops the instance (if running) and waits for its master to be gone, so that the next
+# postfix start does not find it still running; 1 if it is still there after 60 s. Safe in
+# a trap.
 postfix_stop() {
     [ -n "${PF_DIR:-}" ] && [ -f "$PF_DIR/etc/main.cf" ] || return 0
     local pidfile="$PF_DIR/queue/pid/master.pid" pid=
     [ -f "$pidfile" ] && pid=$(tr -d ' ' <"$pidfile")
     postfix -c "$PF_DIR/etc" stop >>"$PF_DIR/log/control.log" 2>&1 || true
-    if [ -n "$pid" ]; then
-        local i
-        for i in $(seq 100); do
-            kill -0 "$pid" 2>/dev/null || return 0
-            sleep 0.1
-        done
-    fi
+    [ -n "$pid" ] || return 0
+    local deadline=$((SECONDS + 60))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "bench: the Postfix master ($pid) is still running 60 s after postfix stop" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# The smtpd processes of the running instance (children of its master), one pid a line.
+postfix_smtpd_pids() {
+    local master
+    master=$(tr -d ' ' <"$PF_DIR/queue/pid/master.pid" 2>/dev/null) || return 0
+    pgrep -P "$master" -x smtpd || true
 }
 
 # How many messages are still in the queue (drained between runs so that runs compare).

@@ -8,7 +8,7 @@ import sys
 
 
 def main(port, what, recipient="probe@far.test"):
-    c = smtplib.SMTP("127.0.0.1", port, local_hostname="probe.bench.test", timeout=30)
+    c = smtplib.SMTP("127.0.0.1", port, local_hostname="probe.bench.test", timeout=60)
     try:
         c.ehlo()
         code, text = c.mail("sender@client.bench.test")

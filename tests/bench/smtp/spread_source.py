@@ -33,13 +33,13 @@ async def expect(reader, code, what):
         raise Unexpected(f"{what}: {line.decode('latin-1').strip()}")
 
 
-async def one_session(port, source, body):
+async def one_session(port, source, body, rcpt):
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     try:
         await expect(reader, b"220", "banner")
         for command, code in ((b"EHLO client.bench.test", b"250"),
                               (b"MAIL FROM:<sender@client.bench.test>", b"250"),
-                              (b"RCPT TO:<rcpt@far.test>", b"250"),
+                              (b"RCPT TO:<" + rcpt + b">", b"250"),
                               (b"DATA", b"354")):
             writer.write(command + b"\r\n")
             await expect(reader, code, command.decode())
@@ -68,7 +68,7 @@ async def main(args):
         source = addresses[i % len(addresses)]
         while remaining[0] > 0:
             remaining[0] -= 1
-            await one_session(args.port, source, body)
+            await one_session(args.port, source, body, args.rcpt.encode())
 
     results = await asyncio.gather(*(worker(i) for i in range(args.sessions)),
                                    return_exceptions=True)
@@ -87,4 +87,5 @@ if __name__ == "__main__":
     p.add_argument("--messages", type=int, required=True)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--addresses", required=True)
+    p.add_argument("--rcpt", default="rcpt@far.test")
     sys.exit(asyncio.run(main(p.parse_args())))

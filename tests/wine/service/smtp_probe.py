@@ -16,7 +16,7 @@ import sys
 def main():
     port, client, rcpt = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     command = sys.argv[5:] if len(sys.argv) > 4 and sys.argv[4] == "--" else None
-    smtp = smtplib.SMTP("127.0.0.1", port, timeout=20, source_address=(client, 0))
+    smtp = smtplib.SMTP("127.0.0.1", port, timeout=60, source_address=(client, 0))
     smtp.ehlo("probe.test")
     code, _ = smtp.mail("probe@probe.test")
     if code != 250:

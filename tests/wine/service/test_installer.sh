@@ -23,14 +23,13 @@ ls "$dir"/examples/*.reg >/dev/null 2>&1 || e2e_fail "no example .reg files"
 [ "$(e2e_reg_query "$K" RelayFlags)" = 0x2 ] || e2e_fail "imsrelay.exe install did not run"
 
 e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 30 e2e_service_state RUNNING
-e2e_wait 20 e2e_port_open "$port"
+e2e_start_service
+e2e_wait 60 e2e_port_open "$port"
 
 # An upgrade over the running service: stopped, replaced, started again, settings kept.
 e2e_wine 'C:\imsrelay-setup.exe' /S || e2e_fail "silent upgrade failed"
-e2e_wait 30 e2e_service_state RUNNING
-e2e_wait 20 e2e_port_open "$port"
+e2e_wait 120 e2e_service_state RUNNING
+e2e_wait 60 e2e_port_open "$port"
 [ "$(e2e_reg_query "$K" ListenPort)" = "$(printf '0x%x' "$port")" ] || e2e_fail "upgrade lost ListenPort"
 [ "$(e2e_events_count 'stop requested by the Service Control Manager')" = 1 ] ||
     e2e_fail "the upgrade did not stop the service before replacing it"

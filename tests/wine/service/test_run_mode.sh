@@ -17,15 +17,15 @@ console="$E2E_DIR/console.txt"
 WINEDEBUG=-all "$WINE" "$E2E_EXE" run >"$console" 2>&1 &
 pid=$!
 console_has() { grep -Eq -- "$1" "$console"; }
-e2e_wait 30 console_has "Information 1000: The imsrelay SMTP service started and is listening on 0\.0\.0\.0:$port"
+e2e_wait 60 console_has "Information 1000: The imsrelay SMTP service started and is listening on 0\.0\.0\.0:$port"
 console_has "Error 1002: Configuration error in registry value RelayAllowList, line 2 \(\"bad-line\"\)" ||
     e2e_fail "the configuration error is not on the console: $(cat "$console")"
 
 [ "$(e2e_rcpt "$port" 127.0.0.7 someone@far.test)" = 550 ] || e2e_fail "127.0.0.7 may relay"
-e2e_wait 20 console_has "Warning 1008: Relaying denied\. Client IP address: 127\.0\.0\.7\..*Recipient: someone@far\.test\."
+e2e_wait 60 console_has "Warning 1008: Relaying denied\. Client IP address: 127\.0\.0\.7\..*Recipient: someone@far\.test\."
 
 kill -INT $pid
-e2e_wait 30 console_has "Information 1001: The imsrelay SMTP service stopped: Ctrl\+C in the console\."
+e2e_wait 60 console_has "Information 1001: The imsrelay SMTP service stopped: Ctrl\+C in the console\."
 rc=0
 wait $pid || rc=$?
 [ $rc = 0 ] || e2e_fail "run exited with $rc after Ctrl+C"

@@ -11,24 +11,25 @@ K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
 e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
 
+# Holds the port until it is killed (below, or by the trap), however long the steps take.
 python3 -c '
-import socket, sys, time
+import signal, socket, sys
 s = socket.socket()
 s.bind(("0.0.0.0", int(sys.argv[1])))
 s.listen()
-time.sleep(120)
+signal.pause()
 ' "$port" &
 holder=$!
 trap 'kill $holder 2>/dev/null || true; _e2e_cleanup' EXIT
-e2e_wait 10 e2e_port_open "$port"
+e2e_wait 60 e2e_port_open "$port"
 
 e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 30 e2e_service_state STOPPED
+e2e_wait 60 e2e_service_state STOPPED
 query=$(e2e_wine sc query MSExchangeIMC | tr -d '\r')
 grep -Eq 'WIN32_EXIT_CODE +: +1066' <<<"$query" || e2e_fail "exit code is not 1066: $query"
 grep -Eq 'SERVICE_EXIT_CODE +: +1 ' <<<"$query" || e2e_fail "service-specific code is not 1: $query"
-e2e_events_wait 10 "err:.*the port is already in use"
-e2e_events_wait 10 "err:.*no SMTP listener could be opened"
+e2e_events_wait 60 "err:.*the port is already in use"
+e2e_events_wait 60 "err:.*no SMTP listener could be opened"
 e2e_events_count 'stop requested' | grep -qx 0 || e2e_fail "a failed start reported a stop"
 
 kill $holder
@@ -38,15 +39,14 @@ wait $holder 2>/dev/null || true
 echo "not a folder" >"$E2E_DRIVE_C/mailroot-file"
 e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mailroot-file' /f >/dev/null
 e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 30 e2e_service_state STOPPED
+e2e_wait 60 e2e_service_state STOPPED
 query=$(e2e_wine sc query MSExchangeIMC | tr -d '\r')
 grep -Eq 'SERVICE_EXIT_CODE +: +5 ' <<<"$query" || e2e_fail "service-specific code is not 5: $query"
-e2e_events_wait 10 "err:.*the mail folders under MailRoot cannot be made"
+e2e_events_wait 60 "err:.*the mail folders under MailRoot cannot be made"
 e2e_port_open "$port" && e2e_fail "listening although the service could not run"
 
 # Once the causes are gone, the service starts.
 e2e_wine reg delete "$K" /v MailRoot /f >/dev/null
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 30 e2e_service_state RUNNING
-e2e_wait 20 e2e_port_open "$port"
+e2e_start_service
+e2e_wait 60 e2e_port_open "$port"
 e2e_pass

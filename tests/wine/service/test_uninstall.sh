@@ -19,8 +19,7 @@ e2e_wine reg add "$K" /v MailRoot /t REG_EXPAND_SZ /d '%ProgramData%\imsrelay' /
 e2e_wine reg add "$K\\Users" /v alice /t REG_BINARY /d 0102030405 /f >/dev/null
 before=$(e2e_wine reg query "$K" /s | tr -d '\r')
 
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 30 e2e_service_state RUNNING
+e2e_start_service
 mkdir -p "$E2E_DRIVE_C/ProgramData/imsrelay/Drop"
 echo "a message" >"$E2E_DRIVE_C/ProgramData/imsrelay/Drop/kept.eml"
 

@@ -13,12 +13,11 @@ e2e_wine reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f >/dev/n
 e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
 e2e_wine reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
 e2e_wine reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx.example.com' /f >/dev/null
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start failed"
-e2e_wait 30 e2e_service_state RUNNING
-e2e_wait 30 e2e_port_open "$port"
+e2e_start_service
+e2e_wait 60 e2e_port_open "$port"
 
 export E2E_EXE E2E_EVENTS WINE WINEPREFIX
 export IMSRELAY_PORT=$port IMSRELAY_MAILROOT="$E2E_DRIVE_C/mail"
 python3 "$IMSRELAY_SOURCE_DIR/tests/wine/smtp/smtp_e2e.py" "$@" || e2e_fail "SMTP end-to-end checks failed"
-e2e_wait 30 e2e_service_state STOPPED
+e2e_wait 60 e2e_service_exited
 e2e_pass

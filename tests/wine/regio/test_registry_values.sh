@@ -25,7 +25,11 @@ expect() {
 }
 
 reg_add() {
-    e2e_wine reg add "$@" /f >/dev/null 2>&1 || e2e_fail "reg add $* failed"
+    local out
+    # Wine's reg.exe, not ours: on a loaded machine it failed once without a word. One more
+    # try, and on a second failure its own output, so a real refusal still fails the test.
+    out=$(e2e_wine reg add "$@" /f 2>&1) || out=$(e2e_wine reg add "$@" /f 2>&1) ||
+        e2e_fail "reg add $* failed twice: $out"
 }
 
 e2e_log "1. no Parameters key: every default"

@@ -22,7 +22,7 @@
 
 #include "config.h"
 #include "diag.h"
-#include "list_line.h"
+#include "relay_line.h"
 
 /* At most this many diagnostics per list name single lines; the rest are counted in one. */
 #define RELAY_LIST_DIAG_LINES 100

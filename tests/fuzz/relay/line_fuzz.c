@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "list_line.h"
+#include "relay_line.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

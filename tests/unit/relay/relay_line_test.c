@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "list_line.h"
+#include "relay_line.h"
 
 /* Parses line, expects a rule, and checks it in canonical form ("net/prefix" or
  * "net;mask"). */

@@ -1,4 +1,4 @@
-#include "list_line.h"
+#include "relay_line.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "common/win_text.h"
 #include "config.h"
+#include "identity.h"
 #include "diag.h"
 #include "relay_addr.h"
 #include "config/live_config.h"
@@ -172,7 +173,12 @@ int cmd_explain(int argc, wchar_t **argv)
     printf("step: %s\n", relay_step_name(v.step));
     if (v.value) {
         printf("rule: %s line %u: %s\n", v.value, v.line, v.text);
+        printf("rule from: %s\n", regio_config_source(live.config, v.value) == REGIO_SOURCE_POLICY
+                                          ? "the policy key HKLM\\" IDENTITY_POLICY_KEY
+                                          : "the Parameters key HKLM\\" IDENTITY_PARAMETERS_KEY);
     }
+    printf("RelayFlags from: %s\n",
+           regio_source_name(regio_config_source(live.config, "RelayFlags")));
     printf("because: %s\n", because);
     if (!v.allowed && a.has_recipient) {
         printf("reply: 550 5.7.1 <%s>... relaying prohibited\n", a.recipient);

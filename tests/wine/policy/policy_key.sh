@@ -35,6 +35,11 @@ e2e_wait 30 e2e_service_state RUNNING
 e2e_wait 20 e2e_port_open "$port"
 [ "$(e2e_rcpt "$port" 127.0.0.7 user@far.test)" = 250 ] || e2e_fail "the policy's allow list is not in force"
 [ "$(e2e_rcpt "$port" 127.0.0.1 user@far.test)" = 550 ] || e2e_fail "the shadowed Parameters list is in force"
+out=$(e2e_wine "$E2E_EXE" explain 127.0.0.7 user@far.test 2>&1 | tr -d '\r') || true
+grep -Eq '^rule: RelayAllowList line 1: 127\.0\.0\.7$' <<<"$out" || e2e_fail "explain:"$'\n'"$out"
+grep -Eq '^rule from: the policy key HKLM\\SOFTWARE\\Policies\\imsrelay$' <<<"$out" ||
+    e2e_fail "explain does not say the deciding line is the policy's:"$'\n'"$out"
+grep -Eq '^RelayFlags from: Parameters$' <<<"$out" || e2e_fail "explain:"$'\n'"$out"
 
 # A value only the policy sets: RelayFlags 3 with a deny list from the policy too.
 e2e_wine reg add "$P" /v RelayDenyList /t REG_MULTI_SZ /d '127.0.0.7' /f >/dev/null

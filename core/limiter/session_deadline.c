@@ -74,3 +74,19 @@ const char *session_deadline_describe(session_deadline_verdict verdict)
     }
     return "unknown";
 }
+
+const char *session_deadline_reply(session_deadline_verdict verdict)
+{
+    switch (verdict) {
+    case SESSION_DEADLINE_COMMAND:
+        return "Command line took too long";
+    case SESSION_DEADLINE_DATA_RATE:
+        return "Message data too slow";
+    case SESSION_DEADLINE_SESSION:
+        return "Session too long";
+    case SESSION_DEADLINE_OK:
+    case SESSION_DEADLINE_IDLE:
+        break;
+    }
+    return "Idle timeout";
+}

@@ -48,6 +48,10 @@ typedef enum session_deadline_verdict {
     SESSION_DEADLINE_SESSION,   /* the session is older than session_ms */
 } session_deadline_verdict;
 
+/* The few words a client reads in its 421 4.4.2 for that verdict ("Idle timeout", "Message
+ * data too slow", ...). */
+const char *session_deadline_reply(session_deadline_verdict verdict);
+
 /* True when `active` sessions of `max_connections` put the server under stress. */
 bool session_deadline_stressed(const session_deadline_limits *limits, uint64_t active,
                                uint64_t max_connections);

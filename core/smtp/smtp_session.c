@@ -487,8 +487,21 @@ void smtp_session_shutdown(smtp_session *s)
 
 void smtp_session_timeout(smtp_session *s)
 {
+    smtp_session_timeout_because(s, "Idle timeout");
+}
+
+void smtp_session_timeout_because(smtp_session *s, const char *why)
+{
+    /* Words for the client: printable ASCII and spaces only, so no reply line is forged. */
+    char clean[64];
+    size_t n = 0;
+    for (; why != NULL && why[n] != '\0' && n + 1 < sizeof clean; n++) {
+        unsigned char c = (unsigned char)why[n];
+        clean[n] = (c >= 32 && c < 127) ? (char)c : '?';
+    }
+    clean[n] = '\0';
     char reply[SMTP_FINAL_REPLY_MAX];
-    snprintf(reply, sizeof reply, "421 4.4.2 %s Idle timeout, closing connection", s->host_name);
+    snprintf(reply, sizeof reply, "421 4.4.2 %s %s, closing connection", s->host_name, clean);
     smtp_close_with(s, reply);
 }
 

@@ -198,6 +198,9 @@ bool smtp_session_auth_pending(const smtp_session *session);
 void smtp_session_shutdown(smtp_session *session);
 /* The client was idle too long: 421 4.4.2, abort a message in progress, close. */
 void smtp_session_timeout(smtp_session *session);
+/* The same for another deadline: 421 4.4.2 with `why` (e.g. "Message data too slow"; cut
+ * to printable ASCII and bounded) instead of "Idle timeout". */
+void smtp_session_timeout_because(smtp_session *session, const char *why);
 
 /* State the host may want (for the event log, the Received: line, counters). */
 bool smtp_session_closed(const smtp_session *session);

@@ -61,7 +61,8 @@ typedef struct session {
     bool cut;       /* the drain gave up on the session: close without a word */
     bool counted;   /* still counts against MaxConnections and MaxConnectionsPerClient */
     session_deadline_state deadline; /* for the reaper: phase, bytes, times */
-    const char *timeout_reason;      /* why timed_out was set */
+    const char *timeout_reason;      /* why timed_out was set, for the protocol log */
+    const char *timeout_reply;       /* and for the client's 421 4.4.2 */
 } session;
 
 struct transport {
@@ -278,6 +279,7 @@ static void complete(session *s, DWORD bytes, DWORD error)
     session_op op = s->op;
     bool timed_out = s->timed_out, stopping = s->stopping, cut = s->cut;
     const char *timeout_reason = s->timeout_reason;
+    const char *timeout_reply = s->timeout_reply;
     if (op == OP_RECV && !error) {
         s->deadline.phase_bytes += bytes;
     } else if (op == OP_SEND && !error) {
@@ -322,7 +324,7 @@ static void complete(session *s, DWORD bytes, DWORD error)
             }
         } else if (timed_out) {
             log_event(s, timeout_reason ? timeout_reason : "idle timeout");
-            smtp_session_timeout(s->engine);
+            smtp_session_timeout_because(s->engine, timeout_reply ? timeout_reply : "Idle timeout");
         } else if (stopping) {
             smtp_session_shutdown(s->engine);
         } else {
@@ -527,6 +529,7 @@ static void cancel_receives(transport *server, bool idle_only, ULONGLONG now)
             if (s->op == OP_RECV) {
                 s->timed_out = true;
                 s->timeout_reason = session_deadline_describe(verdict);
+                s->timeout_reply = session_deadline_reply(verdict);
                 CancelIoEx((HANDLE)s->socket, &s->overlapped);
             } else if (s->op == OP_SEND) {
                 /* A client that stopped reading our replies. */

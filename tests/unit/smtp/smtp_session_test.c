@@ -416,6 +416,21 @@ static void idle_timeout_replies_421(void **state)
     smtp_session_destroy(s);
 }
 
+/* A slow sender cut by another deadline is told which one, not "idle". */
+static void a_deadline_names_itself_in_the_421(void **state)
+{
+    test_host *t = *state;
+    smtp_session *s = test_session(t);
+    test_feeds(t, s, "EHLO c\r\n");
+    smtp_session_timeout_because(s, "Message data too slow\r\n250 forged");
+    test_feeds(t, s, "");
+    assert_string_equal(t->output, GREETING EHLO_REPLY2
+                        "421 4.4.2 mx.example.com Message data too slow??250 forged, closing "
+                        "connection\r\n");
+    assert_true(t->closed);
+    smtp_session_destroy(s);
+}
+
 static void destroy_in_the_middle_of_a_message_aborts_it(void **state)
 {
     test_host *t = *state;
@@ -843,6 +858,7 @@ int main(void)
             T(quit_closes_and_later_input_is_ignored),
             T(shutdown_replies_421_and_aborts_the_message),
             T(idle_timeout_replies_421),
+            T(a_deadline_names_itself_in_the_421),
             T(destroy_in_the_middle_of_a_message_aborts_it),
             T(host_storage_failures_give_451),
             T(storage_limit_is_452_never_250),

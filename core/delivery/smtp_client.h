@@ -53,9 +53,10 @@
 
 #include "smtp_reply.h"
 
-#define SMTP_CLIENT_NAME_MAX    255u /* our EHLO name */
-#define SMTP_CLIENT_ADDRESS_MAX 254u /* sender or recipient, without the <> (RFC 5321 4.5.3.1.3)   \
-                                      */
+#define SMTP_CLIENT_NAME_MAX 255u /* our EHLO name */
+#define SMTP_CLIENT_ADDRESS_MAX                                                                    \
+    254u /* sender or recipient, without the <> (RFC 5321 4.5.3.1.3)                               \
+          */
 #define SMTP_CLIENT_CREDENTIAL_MAX         255u   /* AUTH user name and password, each */
 #define SMTP_CLIENT_TEXT_MAX               512u   /* result text kept */
 #define SMTP_CLIENT_OUTPUT_MAX             16384u /* output buffer */

@@ -1,5 +1,7 @@
 #include "queue_file.h"
 
+#include "delivery_format.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,7 +13,7 @@ static const char receiver_field[] = "X-Receiver: <";
 #define FIELD_LEN(f) (sizeof(f) - 1)
 
 #if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
+__attribute__((format(DELIVERY_PRINTF_FORMAT, 3, 4)))
 #endif
 static void
 set_error(char *error, size_t size, const char *format, ...)

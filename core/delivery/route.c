@@ -1,11 +1,13 @@
 #include "route.h"
 
+#include "delivery_format.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
+__attribute__((format(DELIVERY_PRINTF_FORMAT, 3, 4)))
 #endif
 static void
 set_error(char *error, size_t size, const char *format, ...)

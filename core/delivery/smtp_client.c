@@ -1,5 +1,7 @@
 #include "smtp_client.h"
 
+#include "delivery_format.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,7 +293,7 @@ static void result_from_reply(smtp_client_result *r, smtp_client_outcome outcome
 
 static void result_local(smtp_client_result *r, smtp_client_outcome outcome,
                          smtp_client_stage stage, smtp_status status, const char *format, ...)
-        __attribute__((format(printf, 5, 6)));
+        __attribute__((format(DELIVERY_PRINTF_FORMAT, 5, 6)));
 
 static void result_local(smtp_client_result *r, smtp_client_outcome outcome,
                          smtp_client_stage stage, smtp_status status, const char *format, ...)
@@ -915,7 +917,7 @@ static void put_text(smtp_client *c, const char *text)
 
 /* One command line; the caller made sure of COMMAND_ROOM. */
 static void put_command(smtp_client *c, const char *format, ...)
-        __attribute__((format(printf, 2, 3)));
+        __attribute__((format(DELIVERY_PRINTF_FORMAT, 2, 3)));
 
 static void put_command(smtp_client *c, const char *format, ...)
 {

@@ -98,6 +98,20 @@ typedef struct regio_config {
 
     /* Authentication. */
     regio_dword auth_windows_accounts; /* 1: also check Windows accounts (LogonUserW) */
+
+    /* Delivery onward (read again at each attempt, so a change applies to queued mail). */
+    const char *smart_host; /* SmartHost, "" for none: MX delivery; valid route_smarthost */
+    regio_value_state smart_host_state;
+    regio_list dns_servers;    /* IPv4 addresses of the DNS servers to ask; none: Windows' */
+    regio_dword delivery_port; /* port for MX delivery, default 25 */
+    regio_dword max_outbound_connections;
+    regio_dword max_connections_per_destination;
+    const char *retry_intervals; /* a valid duration list, default "15m,30m,1h,4h" */
+    regio_value_state retry_intervals_state;
+    const char *message_expiration; /* a valid duration, "0" never, default "2d" */
+    regio_value_state message_expiration_state;
+    const char *delay_notification; /* a valid duration, "0" off (the default) */
+    regio_value_state delay_notification_state;
 } regio_config;
 
 /* Builds a configuration from the raw values of the Parameters key and of IPEnableRouter

@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#if defined(__GNUC__)
+/* mingw's vsnprintf is the C99 one (__USE_MINGW_ANSI_STDIO): check %zu against GNU printf. */
+#if defined(__MINGW32__)
+__attribute__((format(gnu_printf, 3, 4)))
+#elif defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
 static void

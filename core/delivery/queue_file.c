@@ -1,7 +1,5 @@
 #include "queue_file.h"
 
-#include "delivery_format.h"
-
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,8 +10,11 @@ static const char sender_field[] = "X-Sender: <";
 static const char receiver_field[] = "X-Receiver: <";
 #define FIELD_LEN(f) (sizeof(f) - 1)
 
-#if defined(__GNUC__)
-__attribute__((format(DELIVERY_PRINTF_FORMAT, 3, 4)))
+/* mingw's vsnprintf is the C99 one (__USE_MINGW_ANSI_STDIO): check %zu against GNU printf. */
+#if defined(__MINGW32__)
+__attribute__((format(gnu_printf, 3, 4)))
+#elif defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
 #endif
 static void
 set_error(char *error, size_t size, const char *format, ...)

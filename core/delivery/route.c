@@ -1,13 +1,14 @@
 #include "route.h"
 
-#include "delivery_format.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-__attribute__((format(DELIVERY_PRINTF_FORMAT, 3, 4)))
+/* mingw's vsnprintf is the C99 one (__USE_MINGW_ANSI_STDIO): check %zu against GNU printf. */
+#if defined(__MINGW32__)
+__attribute__((format(gnu_printf, 3, 4)))
+#elif defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
 #endif
 static void
 set_error(char *error, size_t size, const char *format, ...)
@@ -108,7 +109,7 @@ static const char *parse_bracketed(const char *text, size_t len, route_host *hos
         if (!relay_addr_parse_span(text, len, &host->address, why, why_size)) {
             return why;
         }
-        host->kind = host->address.family == RELAY_AF_INET4 ? ROUTE_IPV4 : ROUTE_IPV6;
+        host->kind = host->address.family == IMS_AF_INET4 ? ROUTE_IPV4 : ROUTE_IPV6;
         relay_addr_format(&host->address, host->name, sizeof(host->name));
         return NULL;
     }
@@ -308,7 +309,7 @@ bool route_recipient_domain(const char *address, route_domain *out, char *error,
         }
         char why[ROUTE_ERROR_MAX];
         if (!relay_addr_parse_span(inner, ilen, &out->address, why, sizeof(why)) ||
-            (out->address.family == RELAY_AF_INET6) != v6_tag) {
+            (out->address.family == IMS_AF_INET6) != v6_tag) {
             set_error(error, error_size, "the address literal is not an %s address",
                       v6_tag ? "IPv6" : "IPv4");
             return false;

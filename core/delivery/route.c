@@ -109,7 +109,7 @@ static const char *parse_bracketed(const char *text, size_t len, route_host *hos
         if (!relay_addr_parse_span(text, len, &host->address, why, why_size)) {
             return why;
         }
-        host->kind = host->address.family == IMS_AF_INET4 ? ROUTE_IPV4 : ROUTE_IPV6;
+        host->kind = host->address.family == RELAY_AF_INET4 ? ROUTE_IPV4 : ROUTE_IPV6;
         relay_addr_format(&host->address, host->name, sizeof(host->name));
         return NULL;
     }
@@ -309,7 +309,7 @@ bool route_recipient_domain(const char *address, route_domain *out, char *error,
         }
         char why[ROUTE_ERROR_MAX];
         if (!relay_addr_parse_span(inner, ilen, &out->address, why, sizeof(why)) ||
-            (out->address.family == IMS_AF_INET6) != v6_tag) {
+            (out->address.family == RELAY_AF_INET6) != v6_tag) {
             set_error(error, error_size, "the address literal is not an %s address",
                       v6_tag ? "IPv6" : "IPv4");
             return false;

@@ -3,6 +3,7 @@
 #include <windows.h>
 #include <windns.h>
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,11 +11,11 @@
 #include "mx_order.h"
 
 /* Wine 8's codes (and Windows'), named for what they mean here. */
-#define DNS_NAME_ERROR     9003 /* DNS_ERROR_RCODE_NAME_ERROR: NXDOMAIN, or no MX (Wine) */
-#define DNS_NO_RECORDS     9501 /* DNS_INFO_NO_RECORDS: the name exists, no such record */
-#define DNS_BAD_PACKET     9502 /* DNS_ERROR_BAD_PACKET: how Wine answers a null MX */
-#define DNS_QUERY_FLAGS    (DNS_QUERY_STANDARD | DNS_QUERY_BYPASS_CACHE | DNS_QUERY_NO_NETBT)
-#define MX_RECORDS_READ    64
+#define DNS_NAME_ERROR  9003 /* DNS_ERROR_RCODE_NAME_ERROR: NXDOMAIN, or no MX (Wine) */
+#define DNS_NO_RECORDS  9501 /* DNS_INFO_NO_RECORDS: the name exists, no such record */
+#define DNS_BAD_PACKET  9502 /* DNS_ERROR_BAD_PACKET: how Wine answers a null MX */
+#define DNS_QUERY_FLAGS (DNS_QUERY_STANDARD | DNS_QUERY_BYPASS_CACHE | DNS_QUERY_NO_NETBT)
+#define MX_RECORDS_READ 64
 
 typedef struct server_array {
     DWORD count;
@@ -139,12 +140,17 @@ static lookup add_addresses(const dns_route_config *config, const char *name, ui
     return failed ? LOOKUP_FAILED : LOOKUP_NONE;
 }
 
-static void set_result(dns_route_result *out, dns_route_status status, const char *enhanced,
-                       const char *format, const char *name, unsigned long code)
+__attribute__((format(gnu_printf, 4, 5))) static void set_result(dns_route_result *out,
+                                                                 dns_route_status status,
+                                                                 const char *enhanced,
+                                                                 const char *format, ...)
 {
     out->status = status;
     snprintf(out->enhanced, sizeof(out->enhanced), "%s", enhanced);
-    snprintf(out->reason, sizeof(out->reason), format, name, code);
+    va_list args;
+    va_start(args, format);
+    vsnprintf(out->reason, sizeof(out->reason), format, args);
+    va_end(args);
 }
 
 static uint32_t shuffle_random(void *context)
@@ -170,7 +176,7 @@ static void resolve_mx(const dns_route_config *config, const char *name, uint16_
         set_result(out, permanent, permanent_answers ? "5.1.10" : "4.4.3",
                    "the MX answer for %s cannot be read (DNS error %lu), which is how a null MX "
                    "(RFC 7505: the domain accepts no mail) comes back",
-                   name, st);
+                   name, (unsigned long)st);
         return;
     }
     if (st == 0) {
@@ -211,7 +217,7 @@ static void resolve_mx(const dns_route_config *config, const char *name, uint16_
                            failed ? "no address of a mail exchanger of %s could be looked up "
                                     "(DNS error %lu)"
                                   : "no mail exchanger of %s has an address (%lu)",
-                           name, failure);
+                           name, (unsigned long)failure);
             }
             return;
         }
@@ -230,7 +236,8 @@ static void resolve_mx(const dns_route_config *config, const char *name, uint16_
     }
     if (st != DNS_NAME_ERROR && st != DNS_NO_RECORDS) {
         set_result(out, DNS_ROUTE_TEMPORARY, "4.4.3",
-                   "the MX records of %s could not be looked up (DNS error %lu)", name, st);
+                   "the MX records of %s could not be looked up (DNS error %lu)", name,
+                   (unsigned long)st);
         return;
     }
     /* No MX (or Wine's name error, which may mean the same): the implicit MX, the name's
@@ -244,7 +251,7 @@ static void resolve_mx(const dns_route_config *config, const char *name, uint16_
         set_result(out, DNS_ROUTE_TEMPORARY, "4.4.3",
                    "%s has no MX records and its addresses could not be looked up "
                    "(DNS error %lu)",
-                   name, failure);
+                   name, (unsigned long)failure);
         return;
     }
     set_result(out, permanent, permanent_answers ? "5.1.2" : "4.4.3",
@@ -321,8 +328,8 @@ void dns_route_resolve(const dns_route_config *config, const route_domain *domai
         return;
     }
     if (out->count == 0) {
-        set_result(out, DNS_ROUTE_PERMANENT, "5.1.2", "the address literal %s is not usable (%lu)",
-                   domain->name, 0);
+        set_result(out, DNS_ROUTE_PERMANENT, "5.1.2", "the address literal %s is not usable",
+                   domain->name);
     }
 }
 

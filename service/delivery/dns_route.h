@@ -50,7 +50,7 @@ typedef struct dns_route_result {
 } dns_route_result;
 
 typedef struct dns_route_config {
-    const route_smarthost *smart_host; /* count 0: MX delivery */
+    const route_smarthost *smart_host;       /* count 0: MX delivery */
     uint32_t servers[DNS_ROUTE_SERVERS_MAX]; /* IPv4, network order; none: Windows' own */
     size_t server_count;
     uint16_t delivery_port;
@@ -59,8 +59,7 @@ typedef struct dns_route_config {
 
 /* Fills config->servers from the DnsServers lines (invalid lines were reported by the
  * configuration; they are skipped here). */
-void dns_route_servers_from_lines(dns_route_config *config, const char *const *lines,
-                                  size_t count);
+void dns_route_servers_from_lines(dns_route_config *config, const char *const *lines, size_t count);
 
 /* The route for mail to `domain` (from route_recipient_domain). `random` shuffles MX
  * records of equal preference. Blocking: DNS queries happen here. */

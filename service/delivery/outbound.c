@@ -27,7 +27,12 @@ static uint32_t timeout_for(smtp_client_wait wait)
     return wait == SMTP_WAIT_DATA_END ? OUTBOUND_DATA_END_TIMEOUT_MS : OUTBOUND_COMMAND_TIMEOUT_MS;
 }
 
-typedef enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_ERROR, WAIT_ABORTED } wait_result;
+typedef enum wait_result {
+    SOCKET_READY,
+    SOCKET_TIMEOUT,
+    SOCKET_ERROR_SEEN,
+    SOCKET_ABORTED
+} wait_result;
 
 /* Waits until the socket is readable (or writable), in slices so an abort is seen. */
 static wait_result wait_socket(const outbound_config *config, SOCKET s, bool write,
@@ -36,11 +41,11 @@ static wait_result wait_socket(const outbound_config *config, SOCKET s, bool wri
     ULONGLONG deadline = GetTickCount64() + timeout_ms;
     for (;;) {
         if (aborted(config)) {
-            return WAIT_ABORTED;
+            return SOCKET_ABORTED;
         }
         ULONGLONG now = GetTickCount64();
         if (now >= deadline) {
-            return WAIT_TIMEOUT;
+            return SOCKET_TIMEOUT;
         }
         ULONGLONG left = deadline - now;
         uint32_t slice = left < SLICE_MS ? (uint32_t)left : SLICE_MS;
@@ -49,13 +54,14 @@ static wait_result wait_socket(const outbound_config *config, SOCKET s, bool wri
         FD_ZERO(&errors);
         FD_SET(s, &set);
         FD_SET(s, &errors);
-        struct timeval tv = {.tv_sec = (long)(slice / 1000), .tv_usec = (long)(slice % 1000) * 1000};
+        struct timeval tv = {.tv_sec = (long)(slice / 1000),
+                             .tv_usec = (long)(slice % 1000) * 1000};
         int n = select(0, write ? NULL : &set, write ? &set : NULL, &errors, &tv);
         if (n == SOCKET_ERROR) {
-            return WAIT_ERROR;
+            return SOCKET_ERROR_SEEN;
         }
         if (n > 0) {
-            return FD_ISSET(s, &errors) && !FD_ISSET(s, &set) ? WAIT_ERROR : WAIT_READY;
+            return FD_ISSET(s, &errors) && !FD_ISSET(s, &set) ? SOCKET_ERROR_SEEN : SOCKET_READY;
         }
     }
 }
@@ -94,22 +100,22 @@ static SOCKET connect_to(const outbound_config *config, const dns_route_target *
     wait_result w = wait_socket(config, s, true, OUTBOUND_CONNECT_TIMEOUT_MS);
     int error = 0;
     int len = sizeof(error);
-    if (w == WAIT_READY || w == WAIT_ERROR) {
+    if (w == SOCKET_READY || w == SOCKET_ERROR_SEEN) {
         if (getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)&error, &len) != 0) {
             error = WSAGetLastError();
         }
-        if (w == WAIT_ERROR && error == 0) {
+        if (w == SOCKET_ERROR_SEEN && error == 0) {
             error = WSAECONNREFUSED;
         }
     }
-    if (w == WAIT_TIMEOUT) {
+    if (w == SOCKET_TIMEOUT) {
         connect_failure(failure, "no answer to the connection request within 30 s", 0);
-    } else if (w == WAIT_ABORTED) {
+    } else if (w == SOCKET_ABORTED) {
         connect_failure(failure, "the service is stopping", 0);
     } else if (error != 0) {
         connect_failure(failure, "connection failed", error);
     }
-    if (w != WAIT_READY || error != 0) {
+    if (w != SOCKET_READY || error != 0) {
         closesocket(s);
         return INVALID_SOCKET;
     }
@@ -148,12 +154,12 @@ static bool flush_output(outbound *o, bool *wrote_any)
                 continue;
             }
             if (n == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK) {
-                wait_result w = wait_socket(&o->config, o->socket, true,
-                                            OUTBOUND_COMMAND_TIMEOUT_MS);
-                if (w == WAIT_READY) {
+                wait_result w =
+                        wait_socket(&o->config, o->socket, true, OUTBOUND_COMMAND_TIMEOUT_MS);
+                if (w == SOCKET_READY) {
                     continue;
                 }
-                if (w == WAIT_TIMEOUT) {
+                if (w == SOCKET_TIMEOUT) {
                     smtp_client_output_sent(o->client, done);
                     smtp_client_timeout(o->client);
                     closesocket(o->socket);
@@ -180,13 +186,13 @@ static bool read_replies(outbound *o, uint32_t timeout_ms)
 {
     if (timeout_ms > 0) {
         wait_result w = wait_socket(&o->config, o->socket, false, timeout_ms);
-        if (w == WAIT_TIMEOUT) {
+        if (w == SOCKET_TIMEOUT) {
             smtp_client_timeout(o->client);
             closesocket(o->socket);
             o->socket = INVALID_SOCKET;
             return false;
         }
-        if (w != WAIT_READY) {
+        if (w != SOCKET_READY) {
             lost(o);
             return false;
         }
@@ -319,14 +325,15 @@ const smtp_client *outbound_client(const outbound *o)
     return o->client;
 }
 
-bool outbound_send(outbound *o, const smtp_client_message *message)
+outbound_sent outbound_send(outbound *o, const smtp_client_message *message)
 {
     if (o->socket == INVALID_SOCKET || !smtp_client_send(o->client, message)) {
-        return false;
+        return OUTBOUND_NOT_SENT;
     }
     drive(o);
-    return o->socket != INVALID_SOCKET &&
-           smtp_client_state_now(o->client) == SMTP_CLIENT_READY;
+    return o->socket != INVALID_SOCKET && smtp_client_state_now(o->client) == SMTP_CLIENT_READY
+                   ? OUTBOUND_SENT
+                   : OUTBOUND_CLOSED;
 }
 
 void outbound_close(outbound *o)

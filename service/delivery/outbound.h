@@ -38,10 +38,15 @@ outbound *outbound_open(const outbound_config *config, const dns_route_result *r
 /* The target the connection reached. */
 const dns_route_target *outbound_target(const outbound *connection);
 
+typedef enum outbound_sent {
+    OUTBOUND_SENT,     /* results final, the connection takes another message */
+    OUTBOUND_CLOSED,   /* results final, the connection is gone */
+    OUTBOUND_NOT_SENT, /* the engine did not take the message: no results */
+} outbound_sent;
+
 /* Sends one message and returns when every recipient has its result
- * (smtp_client_recipient_result(outbound_client(c), i)). false when the connection is no
- * longer usable afterwards (its results are final all the same). */
-bool outbound_send(outbound *connection, const smtp_client_message *message);
+ * (smtp_client_recipient_result(outbound_client(c), i)). */
+outbound_sent outbound_send(outbound *connection, const smtp_client_message *message);
 
 const smtp_client *outbound_client(const outbound *connection);
 

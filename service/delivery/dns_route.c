@@ -34,6 +34,20 @@ void dns_route_servers_from_lines(dns_route_config *config, const char *const *l
     }
 }
 
+/* One query at a time: Wine's DnsQuery_W keeps the resolver's state (the server list
+ * among it) in process-wide variables, and delivery threads query at once. */
+static INIT_ONCE query_lock_once = INIT_ONCE_STATIC_INIT;
+static CRITICAL_SECTION query_lock;
+
+static BOOL CALLBACK query_lock_init(INIT_ONCE *once, void *param, void **context)
+{
+    (void)once;
+    (void)param;
+    (void)context;
+    InitializeCriticalSection(&query_lock);
+    return TRUE;
+}
+
 static DNS_STATUS query(const dns_route_config *config, const char *name, WORD type,
                         DNS_RECORDW **records)
 {
@@ -47,9 +61,13 @@ static DNS_STATUS query(const dns_route_config *config, const char *name, WORD t
     for (size_t i = 0; i < config->server_count; i++) {
         servers.addresses[i] = config->servers[i];
     }
-    return DnsQuery_W(wide, type, DNS_QUERY_FLAGS,
-                      config->server_count ? (PIP4_ARRAY)(void *)&servers : NULL,
-                      (PDNS_RECORD *)(void *)records, NULL);
+    InitOnceExecuteOnce(&query_lock_once, query_lock_init, NULL, NULL);
+    EnterCriticalSection(&query_lock);
+    DNS_STATUS st = DnsQuery_W(wide, type, DNS_QUERY_FLAGS,
+                               config->server_count ? (PIP4_ARRAY)(void *)&servers : NULL,
+                               (PDNS_RECORD *)(void *)records, NULL);
+    LeaveCriticalSection(&query_lock);
+    return st;
 }
 
 static void add_target(dns_route_result *out, const char *host, const struct sockaddr *address,

@@ -89,6 +89,7 @@ dl_sink_has() {
 # with the test's own exit code.
 dl_cleanup() {
     local rc=$?
+    set +e # or the `(exit $rc)` below would end the trap before lib.sh's cleanup
     dl_sink_stop
     if declare -F dl_test_cleanup >/dev/null; then
         dl_test_cleanup
@@ -105,4 +106,60 @@ dl_started_with() {
 
 dl_delivery_log() {
     cat "$DL_MAIL"/Logs/delivery-*.log 2>/dev/null || true
+}
+
+# dl_loopback PREFIX: a random 127.PREFIX.x.y address (tests running at once never meet).
+dl_loopback() {
+    echo "127.$1.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))"
+}
+
+# dl_dns_start ADDRESS ARGS...: dnsmasq answering for *.test on ADDRESS:53 (DnsQuery_W speaks
+# only to port 53), authoritative for nothing else; ARGS add records.
+dl_dns_start() {
+    local address=$1
+    shift
+    DL_DNS_LOG="$E2E_DIR/dnsmasq.log"
+    /usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+        --listen-address="$address" --port=53 --local=/test/ --pid-file= --log-queries \
+        --log-facility=- "$@" >"$DL_DNS_LOG" 2>&1 &
+    DL_DNS_PID=$!
+    e2e_wait 10 grep -q 'started' "$DL_DNS_LOG"
+}
+
+dl_dns_stop() {
+    if [ -n "${DL_DNS_PID:-}" ]; then
+        kill "$DL_DNS_PID" 2>/dev/null || true
+        wait "$DL_DNS_PID" 2>/dev/null || true
+        DL_DNS_PID=
+    fi
+}
+
+# dl_sink_start_at ADDRESS:PORT: smtp-sink there.
+dl_sink_start_at() {
+    /usr/sbin/smtp-sink -u nobody -d "$DL_SINK/%H%M%S." "$1" 100 &
+    DL_SINK_PID=$!
+    e2e_wait 10 e2e_port_open "${1##*:}" "${1%:*}"
+}
+
+# dl_drop_has TEXT: a file in Drop contains TEXT.
+dl_drop_has() {
+    grep -l -F -- "$1" "$DL_MAIL"/Drop/*.eml >/dev/null 2>&1
+}
+
+# dl_log_has REGEX: the delivery log has a line matching the Perl regex.
+dl_log_has() {
+    dl_delivery_log | grep -qP -- "$1"
+}
+
+# dl_set_live NAME TYPE DATA: changes a value of the running service and waits until the
+# service has reloaded (its reload event), so the next attempt uses the new value.
+dl_set_live() {
+    local before
+    before=$(e2e_events_count 'the registry changed')
+    dl_set "$@"
+    e2e_wait 30 dl_events_more 'the registry changed' "$before"
+}
+
+dl_events_more() {
+    [ "$(e2e_events_count "$1")" -gt "$2" ]
 }

@@ -511,6 +511,9 @@ void smtp_client_timeout(smtp_client *c)
     if (c->ph == PH_CLOSED || c->ph == PH_QUIT || c->ph == PH_READY) {
         return; /* no timer runs there: a stray timer changes nothing */
     }
+    if (stage == SMTP_STAGE_CONNECT) {
+        stage = SMTP_STAGE_GREETING; /* connected, and the server said nothing in time */
+    }
     result_local(&r, SMTP_OUTCOME_DEFERRED, stage, (smtp_status){4, 4, 2}, "timed out (stage: %s)",
                  smtp_client_stage_name(stage));
     end_connection(c, &r, false);

@@ -27,12 +27,11 @@ static bool parse_number(const char *text, size_t len, size_t *pos, uint16_t *ou
 bool smtp_status_parse(const char *text, size_t len, smtp_status *status)
 {
     smtp_status s = {0, 0, 0};
-    size_t pos = 1;
+    size_t pos = 2;
     if (len < 5 || (text[0] != '2' && text[0] != '4' && text[0] != '5') || text[1] != '.') {
         return false;
     }
     s.klass = (uint16_t)(text[0] - '0');
-    pos = 2;
     if (!parse_number(text, len, &pos, &s.subject) || pos >= len || text[pos] != '.') {
         return false;
     }

@@ -272,7 +272,8 @@ static int delete_message(const wchar_t *dir, const wchar_t *arg)
     if (!queue_entry_remove(&e)) {
         DWORD error = GetLastError();
         queue_entry_free(&e);
-        return cli_admin_fail(L"cannot delete the message", error) ? 2 : 2;
+        cli_admin_fail(L"cannot delete the message", error);
+        return 2;
     }
     char who[600], pending[24];
     who_asked(who, sizeof(who));

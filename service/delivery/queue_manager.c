@@ -32,8 +32,9 @@
 
 typedef struct qm_message {
     queue_entry entry;
-    bool busy; /* a delivery thread holds it */
-    bool seen; /* found by the scan in progress */
+    size_t slot; /* its index in queue_manager.messages */
+    bool busy;   /* a delivery thread holds it */
+    bool seen;   /* found by the scan in progress */
 } qm_message;
 
 typedef struct dest_slot {
@@ -55,6 +56,10 @@ struct queue_manager {
     CRITICAL_SECTION lock;
     qm_message **messages;
     size_t count, capacity;
+    /* Ids -> messages (open addressing, linear probing), so a scan of a queue of many
+     * thousands costs one lookup per file, not one pass over the table. */
+    qm_message **index;
+    size_t index_capacity, index_used; /* used: live entries and tombstones */
     dest_slot *dests;
     size_t dest_count;
     unsigned active;
@@ -585,15 +590,126 @@ static void message_free(qm_message *m)
     free(m);
 }
 
+/* ---- the id index ---- */
+
+#define INDEX_TOMBSTONE ((qm_message *)(uintptr_t)1)
+
+static size_t id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        h = (h ^ *p) * 1099511628211ULL;
+    }
+    return (size_t)h;
+}
+
+static void index_put(queue_manager *qm, qm_message *m)
+{
+    size_t mask = qm->index_capacity - 1;
+    size_t h = id_hash(m->entry.id) & mask;
+    while (qm->index[h] && qm->index[h] != INDEX_TOMBSTONE) {
+        h = (h + 1) & mask;
+    }
+    if (!qm->index[h]) {
+        qm->index_used++;
+    }
+    qm->index[h] = m;
+}
+
+/* Rebuilds the index for the messages in the table, at most a quarter full. */
+static bool index_rebuild(queue_manager *qm)
+{
+    size_t capacity = 1024;
+    while (capacity < 4 * (qm->count + 1)) {
+        capacity *= 2;
+    }
+    qm_message **slots = calloc(capacity, sizeof(*slots));
+    if (!slots) {
+        return false;
+    }
+    free(qm->index);
+    qm->index = slots;
+    qm->index_capacity = capacity;
+    qm->index_used = 0;
+    for (size_t i = 0; i < qm->count; i++) {
+        index_put(qm, qm->messages[i]);
+    }
+    return true;
+}
+
+static qm_message *find_message(queue_manager *qm, const char *id)
+{
+    if (qm->index_capacity == 0) {
+        return NULL;
+    }
+    size_t mask = qm->index_capacity - 1;
+    for (size_t h = id_hash(id) & mask, n = 0; n < qm->index_capacity; h = (h + 1) & mask, n++) {
+        qm_message *m = qm->index[h];
+        if (!m) {
+            return NULL;
+        }
+        if (m != INDEX_TOMBSTONE && !strcmp(m->entry.id, id)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+static void index_remove(queue_manager *qm, qm_message *m)
+{
+    if (qm->index_capacity == 0) {
+        return;
+    }
+    size_t mask = qm->index_capacity - 1;
+    for (size_t h = id_hash(m->entry.id) & mask, n = 0; n < qm->index_capacity;
+         h = (h + 1) & mask, n++) {
+        if (!qm->index[h]) {
+            return;
+        }
+        if (qm->index[h] == m) {
+            qm->index[h] = INDEX_TOMBSTONE;
+            return;
+        }
+    }
+}
+
+static bool add_message(queue_manager *qm, qm_message *m)
+{
+    if (qm->count == qm->capacity) {
+        size_t capacity = qm->capacity ? qm->capacity * 2 : 256;
+        qm_message **bigger = realloc(qm->messages, capacity * sizeof(*bigger));
+        if (!bigger) {
+            return false;
+        }
+        qm->messages = bigger;
+        qm->capacity = capacity;
+    }
+    m->slot = qm->count;
+    qm->messages[qm->count++] = m;
+    if ((qm->index_used + 1) * 2 > qm->index_capacity) {
+        if (!index_rebuild(qm)) {
+            qm->count--;
+            return false;
+        }
+    } else {
+        index_put(qm, m);
+    }
+    return true;
+}
+
+/* Takes the message out of the table and the index; called with the lock held. */
+static void remove_message(queue_manager *qm, qm_message *m)
+{
+    index_remove(qm, m);
+    size_t i = m->slot;
+    qm->messages[i] = qm->messages[--qm->count];
+    qm->messages[i]->slot = i;
+}
+
 static void message_drop(queue_manager *qm, qm_message *m)
 {
     EnterCriticalSection(&qm->lock);
-    for (size_t i = 0; i < qm->count; i++) {
-        if (qm->messages[i] == m) {
-            qm->messages[i] = qm->messages[--qm->count];
-            break;
-        }
-    }
+    remove_message(qm, m);
     LeaveCriticalSection(&qm->lock);
     message_free(m);
 }
@@ -893,31 +1009,6 @@ static bool start_worker(queue_manager *qm, dest_slot *d)
 
 /* ---- the scheduler ---- */
 
-static qm_message *find_message(queue_manager *qm, const char *id)
-{
-    for (size_t i = 0; i < qm->count; i++) {
-        if (!strcmp(qm->messages[i]->entry.id, id)) {
-            return qm->messages[i];
-        }
-    }
-    return NULL;
-}
-
-static bool add_message(queue_manager *qm, qm_message *m)
-{
-    if (qm->count == qm->capacity) {
-        size_t capacity = qm->capacity ? qm->capacity * 2 : 256;
-        qm_message **bigger = realloc(qm->messages, capacity * sizeof(*bigger));
-        if (!bigger) {
-            return false;
-        }
-        qm->messages = bigger;
-        qm->capacity = capacity;
-    }
-    qm->messages[qm->count++] = m;
-    return true;
-}
-
 /* Indexes files not known yet; forgets messages whose file is gone (queue delete). */
 static void scan(queue_manager *qm)
 {
@@ -1004,7 +1095,7 @@ static void scan(queue_manager *qm)
     for (size_t i = 0; i < qm->count;) {
         qm_message *m = qm->messages[i];
         if (!m->seen && !m->busy) {
-            qm->messages[i] = qm->messages[--qm->count];
+            remove_message(qm, m);
             message_free(m);
             continue;
         }
@@ -1272,6 +1363,7 @@ void queue_manager_stop(queue_manager *qm, DWORD timeout_ms)
         message_free(qm->messages[i]);
     }
     free(qm->messages);
+    free(qm->index);
     free(qm->dests);
     if (qm->retry) {
         CloseHandle(qm->retry);

@@ -139,6 +139,18 @@ static bool apply_list(config_storage *storage, const regio_setting *setting,
         field->lines = decoded.lines;
         field->count = decoded.count;
     }
+    /* Lines that fail the setting's check are reported; their users skip them. */
+    for (size_t i = 0; setting->check && i < field->count; i++) {
+        const char *line = field->lines[i] + strspn(field->lines[i], " \t");
+        if (*line == '\0' || *line == '#') {
+            continue;
+        }
+        const char *reason = setting->check(field->lines[i]);
+        if (reason) {
+            regio_diag_add(diags, REGIO_SEV_ERROR, setting->name, (uint32_t)(i + 1),
+                           field->lines[i], "%s: line skipped", reason);
+        }
+    }
     return true;
 }
 
@@ -147,6 +159,14 @@ static bool apply_string(config_storage *storage, const regio_setting *setting,
 {
     char *text = NULL;
     regio_value_state state;
+    if (setting->empty_allowed && raw->type == REGIO_REG_SZ && !raw->unreadable &&
+        (raw->size < 2 ||
+         (raw->size == 2 && raw->data && raw->data[0] == 0 && raw->data[1] == 0))) {
+        /* An empty REG_SZ (or one holding only its terminator) is the value "none". */
+        *string_state(&storage->config, setting) = REGIO_VALUE_OK;
+        *string_field(&storage->config, setting) = "";
+        return true;
+    }
     if (!regio_decode_string(raw, setting->name, &text, &state, diags)) {
         return false;
     }
@@ -209,6 +229,9 @@ static bool set_defaults(config_storage *storage, const regio_host_defaults *def
             break;
         case REGIO_SETTING_STRING:
             *string_state(config, s) = REGIO_VALUE_ABSENT;
+            if (s->string_default) {
+                *string_field(config, s) = s->string_default;
+            }
             break;
         }
     }

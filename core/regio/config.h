@@ -125,6 +125,20 @@ typedef struct regio_config {
     regio_dword auth_windows_accounts; /* 1: also check Windows accounts (LogonUserW) */
     regio_dword auth_attempts_per_client_per_minute;
 
+    /* Delivery onward (read again at each attempt, so a change applies to queued mail). */
+    const char *smart_host; /* SmartHost, "" for none: MX delivery; valid route_smarthost */
+    regio_value_state smart_host_state;
+    regio_list dns_servers;    /* IPv4 addresses of the DNS servers to ask; none: Windows' */
+    regio_dword delivery_port; /* port for MX delivery, default 25 */
+    regio_dword max_outbound_connections;
+    regio_dword max_connections_per_destination;
+    const char *retry_intervals; /* a valid duration list, default "15m,30m,1h,4h" */
+    regio_value_state retry_intervals_state;
+    const char *message_expiration; /* a valid duration, "0" never, default "2d" */
+    regio_value_state message_expiration_state;
+    const char *delay_notification; /* a valid duration, "0" off (the default) */
+    regio_value_state delay_notification_state;
+
     /* Where each setting came from, by its index in regio_settings(). */
     regio_source sources[REGIO_SETTING_COUNT];
 } regio_config;

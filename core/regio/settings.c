@@ -5,7 +5,9 @@
 
 #include "ascii.h"
 #include "config.h"
+#include "duration.h"
 #include "identity.h"
+#include "route.h"
 #include "smtp_limits.h"
 
 /* The limits the SMTP engine enforces take their upper bounds from the engine's own header
@@ -65,6 +67,66 @@ static const char *check_host_name(const char *text)
     return NULL;
 }
 
+/* Reasons built from the value (they name a character or an entry) live per thread, so two
+ * threads reading the configuration never share one. */
+static _Thread_local char check_reason[ROUTE_ERROR_MAX + DURATION_ERROR_MAX];
+
+static const char *check_smart_host(const char *text)
+{
+    route_smarthost parsed;
+    if (route_smarthost_parse(text, &parsed, check_reason, sizeof(check_reason))) {
+        return NULL;
+    }
+    return check_reason;
+}
+
+static const char *check_duration_list(const char *text)
+{
+    duration_list parsed;
+    if (duration_list_parse(text, &parsed, check_reason, sizeof(check_reason))) {
+        return NULL;
+    }
+    return check_reason;
+}
+
+static const char *check_duration(const char *text)
+{
+    uint32_t seconds;
+    if (duration_parse(text, &seconds, check_reason, sizeof(check_reason))) {
+        return NULL;
+    }
+    return check_reason;
+}
+
+/* DnsQuery_W takes its servers as an IP4_ARRAY: dotted IPv4 addresses only, without
+ * leading zeros (which Windows would read as octal). */
+static const char *check_ipv4_line(const char *text)
+{
+    const char *p = text;
+    for (int part = 0; part < 4; part++) {
+        if (part > 0) {
+            if (*p != '.') {
+                return "is not an IPv4 address (four numbers 0..255 separated by dots)";
+            }
+            p++;
+        }
+        unsigned value = 0;
+        size_t digits = 0;
+        while (*p >= '0' && *p <= '9' && digits < 4) {
+            value = value * 10 + (unsigned)(*p - '0');
+            p++;
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || value > 255) {
+            return "is not an IPv4 address (four numbers 0..255 separated by dots)";
+        }
+        if (digits > 1 && p[-(ptrdiff_t)digits] == '0') {
+            return "has a number with a leading zero (Windows reads it as octal)";
+        }
+    }
+    return *p ? "is not an IPv4 address (four numbers 0..255 separated by dots)" : NULL;
+}
+
 #define DWORD_ROW(name_, key_, def, lo, hi, fb, def_text, meaning_, field)                         \
     {                                                                                              \
         .name = name_, .kind = REGIO_SETTING_DWORD, .key = key_, .default_value = def, .min = lo,  \
@@ -76,6 +138,24 @@ static const char *check_host_name(const char *text)
     {                                                                                              \
         .name = name_, .kind = REGIO_SETTING_LIST, .key = "Parameters", .default_text = def_text,  \
         .meaning = meaning_, .offset = offsetof(regio_config, field)                               \
+    }
+
+/* A list whose every line (blank and # comment lines aside) must pass check_. */
+#define CHECKED_LIST_ROW(name_, check_, def_text, meaning_, field)                                 \
+    {                                                                                              \
+        .name = name_, .kind = REGIO_SETTING_LIST, .key = "Parameters", .check = check_,           \
+        .default_text = def_text, .meaning = meaning_, .offset = offsetof(regio_config, field)     \
+    }
+
+/* A string with a default of its own (not the machine's). */
+#define DEFAULT_STRING_ROW(name_, check_, empty_ok, def, bounds_, def_text, meaning_, field,       \
+                           state_field)                                                            \
+    {                                                                                              \
+        .name = name_, .kind = REGIO_SETTING_STRING, .key = "Parameters", .check = check_,         \
+        .string_type = "REG_SZ", .string_bounds = bounds_, .string_default = def,                  \
+        .empty_allowed = empty_ok, .default_text = def_text, .meaning = meaning_,                  \
+        .offset = offsetof(regio_config, field),                                                   \
+        .state_offset = offsetof(regio_config, state_field)                                        \
     }
 
 #define STRING_ROW(name_, type_, check_, bounds_, def_text, meaning_, field, state_field)          \
@@ -215,6 +295,37 @@ static const regio_setting settings[] = {
                   "password hashing against floods (like Postfix's "
                   "smtpd_client_auth_rate_limit).",
                   auth_attempts_per_client_per_minute),
+        DEFAULT_STRING_ROW("SmartHost", check_smart_host, true, "", "4096 characters, 16 hosts",
+                           "empty (MX delivery)",
+                           "Where relayed mail goes: comma-separated `host`, `host:port`, "
+                           "`[host]` or `[address]:port` (brackets: no MX lookup), tried in "
+                           "turn. Empty: each recipient's domain by its MX records. A bad value "
+                           "keeps relayed mail in the queue.",
+                           smart_host, smart_host_state),
+        CHECKED_LIST_ROW("DnsServers", check_ipv4_line, "empty (Windows' DNS servers)",
+                         "IPv4 addresses of the DNS servers asked for MX and address records, "
+                         "one per line.",
+                         dns_servers),
+        DWORD_ROW("DeliveryPort", "Parameters", 25, 1, 65535, 25, "25",
+                  "TCP port of the mail exchangers that MX delivery connects to.", delivery_port),
+        DWORD_ROW("MaxOutboundConnections", "Parameters", 100, 1, 1000, 100, "100",
+                  "Concurrent delivery connections in all.", max_outbound_connections),
+        DWORD_ROW("MaxConnectionsPerDestination", "Parameters", 10, 1, 1000, 10, "10",
+                  "Concurrent delivery connections to one destination (smart host or domain).",
+                  max_connections_per_destination),
+        DEFAULT_STRING_ROW("RetryIntervals", check_duration_list, false, "15m,30m,1h,4h",
+                           "32 durations of 1s..30d", "15m,30m,1h,4h",
+                           "Waits between delivery attempts (s, m, h, d); the last one repeats.",
+                           retry_intervals, retry_intervals_state),
+        DEFAULT_STRING_ROW("MessageExpiration", check_duration, false, "2d", "0 or 1s..30d", "2d",
+                           "How long a recipient may stay deferred before it fails with 4.4.7 "
+                           "and a DSN; 0: never.",
+                           message_expiration, message_expiration_state),
+        DEFAULT_STRING_ROW("DelayNotification", check_duration, false, "0", "0 or 1s..30d",
+                           "0 (off)",
+                           "After how long a still-deferred recipient's sender gets one delay "
+                           "DSN; 0: never.",
+                           delay_notification, delay_notification_state),
 };
 
 _Static_assert(sizeof(settings) / sizeof(settings[0]) == REGIO_SETTING_COUNT,

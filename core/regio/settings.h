@@ -35,6 +35,9 @@ typedef struct regio_setting {
     regio_string_check *check;
     const char *string_type;
     const char *string_bounds;
+    const char *string_default; /* the field's value when absent or unusable (NULL: set by the
+                                   machine's defaults, MailRoot and SmtpHostName) */
+    bool empty_allowed;         /* an empty string is a value of its own (SmartHost: none) */
 
     const char *default_text; /* the default as a person reads it */
     const char *meaning;
@@ -44,7 +47,7 @@ typedef struct regio_setting {
 } regio_setting;
 
 /* How many settings the table has (regio_settings() returns exactly this many). */
-#define REGIO_SETTING_COUNT 32
+#define REGIO_SETTING_COUNT 40
 
 /* Every setting, in documentation order. */
 const regio_setting *regio_settings(size_t *count);

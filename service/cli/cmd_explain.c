@@ -1,7 +1,9 @@
 /* imsrelay.exe explain CLIENT_IP [--local LOCAL_IP] [--auth ACCOUNT] [RECIPIENT]
  * The decision the service makes for a client, from the configuration in the registry now
  * (which the running service loads on every change), and why: the step of the article's
- * logic and the list line that decided. One fact a line, stable enough to grep.
+ * logic and the list line that decided, and for a relayed recipient how delivery would route
+ * it (smart host, or MX lookup through which DNS servers). One fact a line, stable enough to
+ * grep.
  * Exit 0: relaying allowed, or the recipient is local; 1: denied; 2: usage error or an
  * unreadable configuration. */
 #include <windows.h>
@@ -17,6 +19,8 @@
 #include "diag.h"
 #include "relay_addr.h"
 #include "config/live_config.h"
+#include "delivery/dns_route.h"
+#include "route.h"
 #include "relay_policy.h"
 #include "smtp_address.h"
 
@@ -100,6 +104,38 @@ static int recipient_is_local(const char *recipient, const regio_config *config)
                                    config->local_domains.count) == SMTP_RCPT_LOCAL;
 }
 
+/* How the queue manager would route mail for the recipient with this configuration. */
+static void print_route(const char *recipient, const regio_config *config)
+{
+    char address[512];
+    snprintf(address, sizeof(address), "%s", recipient[0] == '<' ? recipient + 1 : recipient);
+    size_t len = strlen(address);
+    if (len > 0 && address[len - 1] == '>') {
+        address[len - 1] = '\0';
+    }
+    route_domain domain;
+    char why[ROUTE_ERROR_MAX];
+    if (!route_recipient_domain(address, &domain, why, sizeof(why))) {
+        printf("route: none: %s\n", why);
+        return;
+    }
+    route_smarthost smart_host = {.count = 0};
+    if (config->smart_host_state == REGIO_VALUE_UNREADABLE ||
+        (config->smart_host[0] &&
+         !route_smarthost_parse(config->smart_host, &smart_host, why, sizeof(why)))) {
+        printf("route: none: SmartHost is not valid, so relayed mail stays queued (imsrelay "
+               "check says why)\n");
+        return;
+    }
+    dns_route_config dns = {.smart_host = &smart_host,
+                            .delivery_port = (uint16_t)config->delivery_port.value,
+                            .self_name = config->host_name};
+    dns_route_servers_from_lines(&dns, config->dns_servers.lines, config->dns_servers.count);
+    char words[1600];
+    dns_route_describe(&dns, &domain, words, sizeof(words));
+    printf("route: %s\n", words);
+}
+
 int cmd_explain(int argc, wchar_t **argv)
 {
     explain_args a;
@@ -164,6 +200,7 @@ int cmd_explain(int argc, wchar_t **argv)
             goto done;
         }
         printf("recipient: %s is not local: the relay rules decide\n", a.recipient);
+        print_route(a.recipient, config);
     }
     relay_verdict v;
     relay_decide(policy, &client, a.has_local ? &local : NULL, a.has_auth, &v);

@@ -13,9 +13,11 @@
     X(uninstall, L"uninstall", L"remove the service and event source; Parameters saved as .reg")   \
     X(reload, L"reload", L"make the running service reload its configuration (PARAMCHANGE)")       \
     X(check, L"check", L"read the configuration and print it, its errors and warnings")            \
-    X(explain, L"explain", L"CLIENT_IP [--local IP] [--auth ACCOUNT] [RECIPIENT]: the decision")   \
+    X(explain, L"explain",                                                                         \
+      L"CLIENT_IP [--local IP] [--auth ACCOUNT] [RECIPIENT]: decision, route")                     \
     X(user, L"user", L"add, remove or list the accounts SMTP AUTH accepts")                        \
     X(policy, L"policy", L"show | export FILE.pol: the Group Policy key; this server as a .pol")   \
+    X(queue, L"queue", L"[show ID | retry ID|--all | delete ID]: the delivery queue")              \
     X(version, L"version", L"print the version of imsrelay.exe")
 
 #define IMSRELAY_DECLARE_COMMAND(suffix, name, usage) int cmd_##suffix(int argc, wchar_t **argv);

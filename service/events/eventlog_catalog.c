@@ -25,6 +25,13 @@ const eventlog_entry eventlog_catalog[] = {
         ENTRY(MSG_FAIL_CLOSED, 1),
         ENTRY(MSG_CONNECTION_REFUSED, 4),
         ENTRY(MSG_REFUSALS_SUPPRESSED, 4),
+        ENTRY(MSG_QUEUE_STARTED, 3),
+        ENTRY(MSG_DELIVERY_FAILED, 5),
+        ENTRY(MSG_DSN_SENT, 5),
+        ENTRY(MSG_MESSAGE_EXPIRED, 5),
+        ENTRY(MSG_DESTINATION_UNREACHABLE, 4),
+        ENTRY(MSG_BADMAIL, 3),
+        ENTRY(MSG_QUEUE_DELETED, 4),
 };
 
 const size_t eventlog_catalog_count = sizeof(eventlog_catalog) / sizeof(eventlog_catalog[0]);

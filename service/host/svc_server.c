@@ -4,6 +4,7 @@
 #include <windows.h>
 #include <stdio.h>
 
+#include "delivery/queue_manager.h"
 #include "events/eventlog.h"
 #include "net/listener.h"
 #include "config/runtime.h"
@@ -72,6 +73,8 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
     svc_status_report(SERVICE_RUNNING, SVC_EXIT_OK);
     eventlog_write(MSG_STARTED, listener_describe(l), runtime_snapshot_description(snapshot), NULL);
     runtime_snapshot_release(snapshot);
+    /* Delivery onward; without it (an event said why) mail is still accepted and queued. */
+    queue_manager *delivery = queue_manager_start(rt);
 
     HANDLE waits[3] = {signals->stop, signals->reload, runtime_change_event(rt)};
     for (;;) {
@@ -93,11 +96,16 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
     }
 
     svc_status_report(SERVICE_STOP_PENDING, SVC_EXIT_OK);
+    queue_manager_signal_stop(delivery);
     listener_close(l);
     if (handler->drain) {
         svc_status_report(SERVICE_STOP_PENDING, SVC_EXIT_OK);
         handler->drain(handler->ctx, SVC_DRAIN_MS);
     }
+    /* Deliveries went on during the drain; those still running get what is left of a
+     * wait hint of their own, then their connections are cut. */
+    svc_status_report(SERVICE_STOP_PENDING, SVC_EXIT_OK);
+    queue_manager_stop(delivery, SVC_DRAIN_MS);
     transport_destroy(server);
     return SVC_EXIT_OK;
 }

@@ -79,7 +79,23 @@ static void clear_tmp(const wchar_t *tmp_dir)
     FindClose(search);
 }
 
+static spool *open_spool(const char *mail_root, bool clear, unsigned long *win32_error);
+
 spool *spool_open(const char *mail_root, unsigned long *win32_error)
+{
+    return open_spool(mail_root, true, win32_error);
+}
+
+spool *spool_open_shared(const char *mail_root, unsigned long *win32_error)
+{
+    spool *s = open_spool(mail_root, false, win32_error);
+    if (s) {
+        s->sequence = 0x40000000; /* ids of the first writer count up from 0 */
+    }
+    return s;
+}
+
+static spool *open_spool(const char *mail_root, bool clear, unsigned long *win32_error)
 {
     DWORD error = 0;
     spool *s = calloc(1, sizeof(*s));
@@ -109,7 +125,7 @@ spool *spool_open(const char *mail_root, unsigned long *win32_error)
         if (!ensure_directory(path, &error)) {
             goto fail;
         }
-        if (i == 2) {
+        if (i == 2 && clear) {
             clear_tmp(path);
         }
     }

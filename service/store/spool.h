@@ -44,6 +44,10 @@ typedef struct spool_envelope {
 /* Opens the spool at mail_root (UTF-8), creating Drop, Queue, Tmp as needed and clearing
  * stale files from Tmp. Returns NULL and sets *win32_error on failure. */
 spool *spool_open(const char *mail_root, unsigned long *win32_error);
+/* The same for a second writer in the process (the queue manager's DSNs): Tmp\ is left
+ * alone, since the first writer's messages are being received there, and its ids cannot
+ * meet the first writer's. */
+spool *spool_open_shared(const char *mail_root, unsigned long *win32_error);
 void spool_close(spool *spool);
 
 /* Starts a message: creates its file(s) under Tmp\ and writes the envelope and Received

@@ -345,7 +345,7 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 41); /* every bound of every DWORD setting but RelayFlags */
+    assert_int_equal(checked, 47); /* every bound of every DWORD setting but RelayFlags */
 }
 
 static void concrete_bounds(void **state)
@@ -463,6 +463,82 @@ static void table_is_consistent(void **state)
     }
 }
 
+static void delivery_values_have_their_defaults(void **state)
+{
+    fixture *f = *state;
+    const regio_config *c = build(f, NULL, 0);
+    assert_string_equal(c->smart_host, "");
+    assert_int_equal(c->dns_servers.count, 0);
+    assert_int_equal(c->delivery_port.value, 25);
+    assert_int_equal(c->max_outbound_connections.value, 100);
+    assert_int_equal(c->max_connections_per_destination.value, 10);
+    assert_string_equal(c->retry_intervals, "15m,30m,1h,4h");
+    assert_string_equal(c->message_expiration, "2d");
+    assert_string_equal(c->delay_notification, "0");
+}
+
+static void a_smart_host_is_read_and_an_empty_one_means_none(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v = SZ("SmartHost", "[127.0.0.1]:2525, relay.example.net\0");
+    const regio_config *c = build(f, &v, 1);
+    assert_int_equal(c->smart_host_state, REGIO_VALUE_OK);
+    assert_string_equal(c->smart_host, "[127.0.0.1]:2525, relay.example.net");
+
+    regio_raw_value empty = SZ("SmartHost", "\0");
+    c = build(f, &empty, 1);
+    assert_int_equal(c->smart_host_state, REGIO_VALUE_OK);
+    assert_string_equal(c->smart_host, "");
+    assert_int_equal(f->diags.count, 1); /* only the RelayFlags note */
+}
+
+static void a_bad_smart_host_is_an_error_naming_the_character(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v = SZ("SmartHost", "relay.example.net:0\0");
+    const regio_config *c = build(f, &v, 1);
+    assert_int_equal(c->smart_host_state, REGIO_VALUE_UNREADABLE);
+    assert_string_equal(c->smart_host, "");
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "SmartHost", "character") >= 0);
+}
+
+static void bad_durations_are_errors_and_keep_the_defaults(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v[] = {SZ("RetryIntervals", "15m,,1h\0"), SZ("MessageExpiration", "2 weeks\0"),
+                           SZ("DelayNotification", "45d\0")};
+    const regio_config *c = build(f, v, 3);
+    assert_string_equal(c->retry_intervals, "15m,30m,1h,4h");
+    assert_string_equal(c->message_expiration, "2d");
+    assert_string_equal(c->delay_notification, "0");
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "RetryIntervals", "entry 2") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "MessageExpiration", "") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "DelayNotification", "") >= 0);
+
+    regio_raw_value good[] = {SZ("RetryIntervals", "5s, 10s\0"), SZ("MessageExpiration", "0\0")};
+    c = build(f, good, 2);
+    assert_string_equal(c->retry_intervals, "5s, 10s");
+    assert_string_equal(c->message_expiration, "0");
+}
+
+static void dns_servers_lines_that_are_not_ipv4_addresses_are_errors(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v = MULTI("DnsServers", "127.0.0.53\0# ours\0\0dns.example\0"
+                                            "010.0.0.1\0\0");
+    const regio_config *c = build(f, &v, 1);
+    assert_int_equal(c->dns_servers.count, 5);
+    int bad = find_diag(&f->diags, REGIO_SEV_ERROR, "DnsServers", "not an IPv4");
+    assert_true(bad >= 0);
+    assert_int_equal(f->diags.items[bad].line, 4);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "DnsServers", "leading zero") >= 0);
+    size_t errors = 0;
+    for (size_t i = 0; i < f->diags.count; i++) {
+        errors += f->diags.items[i].severity == REGIO_SEV_ERROR;
+    }
+    assert_int_equal(errors, 2);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -489,6 +565,11 @@ int main(void)
             T(machine_defaults_apply_when_values_are_absent),
             T(a_computer_name_that_is_no_dns_name_falls_back_to_localhost),
             T(table_is_consistent),
+            T(delivery_values_have_their_defaults),
+            T(a_smart_host_is_read_and_an_empty_one_means_none),
+            T(a_bad_smart_host_is_an_error_naming_the_character),
+            T(bad_durations_are_errors_and_keep_the_defaults),
+            T(dns_servers_lines_that_are_not_ipv4_addresses_are_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

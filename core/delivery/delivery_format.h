@@ -1,0 +1,13 @@
+/* The printf dialect gcc checks format strings against. mingw's vsnprintf is the C99 one
+ * (__USE_MINGW_ANSI_STDIO), so %zu is fine there too, but gcc checks plain `printf` formats
+ * against the MSVCRT dialect on mingw: the GNU one is what is really used. */
+#ifndef IMSRELAY_DELIVERY_FORMAT_H
+#define IMSRELAY_DELIVERY_FORMAT_H
+
+#if defined(__MINGW32__)
+#define DELIVERY_PRINTF_FORMAT gnu_printf
+#else
+#define DELIVERY_PRINTF_FORMAT printf
+#endif
+
+#endif

@@ -79,6 +79,10 @@ imsrelay runs as the service MSExchangeIMC under Wine, listening on port $port.
     wine reg add '$params' /v RelayDenyList /t REG_MULTI_SZ /d '127.0.0.5\\0127.0.0.6' /f
     wine reg add '$params' /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f
   Check them:      wine 'C:\\Program Files\\imsrelay\\imsrelay.exe' check
+  Deliver relayed mail through a smart host (default: MX lookup of each domain), e.g.
+  Postfix's sink: smtp-sink 127.0.0.1:2526 100 &, then
+    wine reg add '$params' /v SmartHost /t REG_SZ /d '[127.0.0.1]:2526' /f
+  See the queue:   wine 'C:\\Program Files\\imsrelay\\imsrelay.exe' queue
 
 Application log (Wine prints each event's insertion strings, one per line); Ctrl+C stops:
 INFO

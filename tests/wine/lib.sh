@@ -169,6 +169,11 @@ _e2e_cleanup() {
     if [ "${E2E_KEEP:-0}" != 1 ] && [ -n "${WINEPREFIX:-}" ]; then
         wineserver -k >/dev/null 2>&1 || true
         wineserver -w >/dev/null 2>&1 || true
+        # A prefix is about 700 MB and the suite makes dozens: a test that passed gives its
+        # prefix back (its event capture stays); one that failed keeps it for a look.
+        if [ $rc -eq 0 ] && [ -n "${E2E_DIR:-}" ] && [ "$WINEPREFIX" = "$E2E_DIR/prefix" ]; then
+            rm -rf "$E2E_DIR/prefix"
+        fi
     fi
     exit $rc
 }

@@ -16,6 +16,7 @@ void smtp_data_decoder_init(smtp_data_decoder *decoder)
     decoder->state = AT_LINE_START;
     decoder->bare_cr = false;
     decoder->bare_lf = false;
+    decoder->nul = false;
 }
 
 /* Consumes the longest run of ordinary content starting in IN_LINE, passing it through in
@@ -35,6 +36,7 @@ static size_t scan_line_content(smtp_data_decoder *d, const uint8_t *in, size_t 
             if (c == '.' && state == AT_LINE_START) {
                 break;
             }
+            d->nul |= c == '\0';
             pos++;
             state = IN_LINE;
         } else if (pos + 1 == len) {

@@ -8,8 +8,9 @@
  *
  * Policy (imsrelay): a message containing a bare CR or a bare LF is rejected as a whole.
  * Other servers on the path may read those bytes as line breaks and so see a different
- * message, or two; refusing them closes that gap. The decoder records them in bare_cr /
- * bare_lf; the session answers "550 5.6.0" after the real end of data. */
+ * message, or two; refusing them closes that gap. A NUL byte is refused the same way: a
+ * server downstream written in C may end a line or a header at it. The decoder records them
+ * in bare_cr / bare_lf / nul; the session answers "550 5.6.0" after the real end of data. */
 #ifndef IMSRELAY_SMTP_DATA_H
 #define IMSRELAY_SMTP_DATA_H
 
@@ -21,6 +22,7 @@ typedef struct smtp_data_decoder {
     int state;    /* private */
     bool bare_cr; /* a CR not followed by LF was seen */
     bool bare_lf; /* an LF not preceded by CR was seen */
+    bool nul;     /* a NUL byte was seen */
 } smtp_data_decoder;
 
 /* Receives decoded message bytes (dot-stuffing removed, line breaks as sent). */

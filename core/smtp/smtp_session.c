@@ -330,6 +330,9 @@ static void finish_message(smtp_session *s)
     } else if (s->decoder.bare_cr || s->decoder.bare_lf) {
         end_message(s, SMTP_DATA_ABORT, NULL);
         smtp_reply(s, "550 5.6.0 Message contains a bare CR or LF; lines must end in CRLF");
+    } else if (s->decoder.nul) {
+        end_message(s, SMTP_DATA_ABORT, NULL);
+        smtp_reply(s, "550 5.6.0 Message contains a NUL byte");
     } else if (s->message_write_failed && s->message_storage_full) {
         end_message(s, SMTP_DATA_ABORT, NULL);
         smtp_reply(s, "452 4.3.1 Insufficient system storage; try again later");

@@ -132,6 +132,7 @@ static void no_variant_ends_the_data_in_the_decoder(void **state)
             }
             assert_int_equal(used, n);
             assert_int_equal(d.bare_cr || d.bare_lf, variants[v].bare);
+            assert_int_equal(d.nul, memchr(variants[v].bytes, 0, variants[v].len) != NULL);
         }
     }
 }
@@ -174,19 +175,25 @@ static void no_variant_smuggles_a_second_message(void **state)
             assert_null(strstr(
                     t->log, "C: DATA\nS: 354 Start mail input; end with <CRLF>.<CRLF>\nC: DATA"));
             assert_null(strstr(strstr(t->output, "354 "), "250 2.1.0"));
+            /* A variant with a NUL byte is refused for the NUL (refused all the same). */
+            bool nul = memchr(variants[v].bytes, 0, variants[v].len) != NULL;
+            bool refused = variants[v].bare || nul;
             const char *expected =
                     variants[v].bare
                             ? "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
                               "550 5.6.0 Message contains a bare CR or LF; lines must end in "
                               "CRLF\r\n221 2.0.0 mx.example.com closing connection\r\n"
-                            : "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
-                              "250 2.0.0 Message accepted for delivery\r\n"
-                              "221 2.0.0 mx.example.com closing connection\r\n";
+                    : nul ? "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
+                            "550 5.6.0 Message contains a NUL byte\r\n"
+                            "221 2.0.0 mx.example.com closing connection\r\n"
+                          : "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
+                            "250 2.0.0 Message accepted for delivery\r\n"
+                            "221 2.0.0 mx.example.com closing connection\r\n";
             if (strstr(t->output, expected) == NULL) {
                 fail_msg("%s (chunk %zu): %s", variants[v].name, chunks[c], t->output);
             }
-            assert_int_equal(test_committed(t), variants[v].bare ? 0 : 1);
-            if (!variants[v].bare) {
+            assert_int_equal(test_committed(t), refused ? 0 : 1);
+            if (!refused) {
                 /* The would-be second message is content of the first. */
                 assert_true(contains(t->messages[0].body, t->messages[0].body_len,
                                      "\r\nMAIL FROM:<evil@b.org>\r\n"));
@@ -216,6 +223,47 @@ static void bare_cr_or_lf_anywhere_refuses_the_message(void **state)
         assert_true(t->messages[0].aborted);
         test_host_free(t);
         free(t);
+    }
+}
+
+/* A NUL byte anywhere in the message (at a line's start, after a dot, in a header, last
+ * before the end) refuses the whole message, in every chunking; the session goes on. */
+static void a_nul_byte_anywhere_refuses_the_message(void **state)
+{
+    (void)state;
+    static const char head[] =
+            "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n";
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } bodies[] = {
+            {"Subject: a\0b\r\n\r\nx\r\n", 19},
+            {"\0\r\n", 3},
+            {"..\0\r\n", 5},
+            {"x\r\ny\0", 6},
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        for (size_t chunk = 1; chunk <= 8; chunk *= 2) {
+            char in[256];
+            size_t len = 0;
+            memcpy(in, head, sizeof head - 1);
+            len += sizeof head - 1;
+            memcpy(in + len, bodies[i].bytes, bodies[i].len);
+            len += bodies[i].len;
+            static const char tail[] = "\r\n.\r\nNOOP\r\n";
+            memcpy(in + len, tail, sizeof tail - 1);
+            len += sizeof tail - 1;
+            test_host *t = malloc(sizeof *t);
+            test_host_init(t);
+            smtp_session *s = test_session(t);
+            test_feed(t, s, in, len, chunk);
+            assert_non_null(strstr(t->output, "550 5.6.0 Message contains a NUL byte\r\n"
+                                              "250 2.0.0 OK\r\n"));
+            assert_true(t->messages[0].aborted);
+            smtp_session_destroy(s);
+            test_host_free(t);
+            free(t);
+        }
     }
 }
 
@@ -271,6 +319,7 @@ int main(void)
             cmocka_unit_test(no_variant_ends_the_data_in_the_decoder),
             cmocka_unit_test(no_variant_smuggles_a_second_message),
             cmocka_unit_test(bare_cr_or_lf_anywhere_refuses_the_message),
+            cmocka_unit_test(a_nul_byte_anywhere_refuses_the_message),
             cmocka_unit_test(after_a_refused_message_the_next_one_is_judged_afresh),
             cmocka_unit_test(large_message_streams_in_bounded_pieces),
     };

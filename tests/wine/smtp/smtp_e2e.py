@@ -356,6 +356,9 @@ def test_smuggling():
         check(out.count("250 2.1.0") == 1,
               f"smuggling variant {v!r}: the hidden MAIL command is never executed")
         check(len(new) <= 1, f"smuggling variant {v!r}: at most one message stored")
+        if b"\x00" in v:
+            check("550 5.6.0 Message contains a NUL byte" in out and not new,
+                  f"a message with a NUL byte is refused whole, nothing stored ({out!r})")
 
 
 def test_limits():

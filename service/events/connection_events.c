@@ -4,24 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "denial_limiter.h"
 #include "events/eventlog.h"
+#include "events/limited_events.h"
 
+/* The refused-connection events, limited like the denial events (DenialEventsPerMinute
+ * per client), with their own summary message. */
 struct connection_events {
-    CRITICAL_SECTION lock; /* the limiter is not thread-safe by design */
-    denial_limiter *limiter;
-    uint32_t per_minute; /* the limit last applied, for summaries */
+    limited_events *limited;
 };
-
-static void report_suppressed(void *ctx, const denial_summary *summary)
-{
-    const connection_events *events = ctx;
-    char count[24], seconds[16], limit[16];
-    snprintf(count, sizeof(count), "%llu", (unsigned long long)summary->suppressed);
-    snprintf(seconds, sizeof(seconds), "%u", summary->seconds);
-    snprintf(limit, sizeof(limit), "%u", events->per_minute);
-    eventlog_write(MSG_REFUSALS_SUPPRESSED, count, summary->client, seconds, limit, NULL);
-}
 
 connection_events *connection_events_create(uint32_t per_minute)
 {
@@ -29,13 +19,11 @@ connection_events *connection_events_create(uint32_t per_minute)
     if (!events) {
         return NULL;
     }
-    events->limiter = denial_limiter_create(per_minute);
-    if (!events->limiter) {
+    events->limited = limited_events_create(per_minute, MSG_REFUSALS_SUPPRESSED);
+    if (!events->limited) {
         free(events);
         return NULL;
     }
-    events->per_minute = per_minute;
-    InitializeCriticalSection(&events->lock);
     return events;
 }
 
@@ -43,18 +31,8 @@ void connection_events_refused(connection_events *events, const regio_config *co
                                const char *client, uint64_t open, const char *setting,
                                uint64_t limit)
 {
-    denial_summary summary;
-    bool has_summary = false;
-    EnterCriticalSection(&events->lock);
-    events->per_minute = config->denial_events_per_minute.value;
-    denial_limiter_set_rate(events->limiter, events->per_minute);
-    bool log = denial_limiter_on_denial(events->limiter, client, GetTickCount64(), &summary,
-                                        &has_summary);
-    LeaveCriticalSection(&events->lock);
-    if (has_summary) {
-        report_suppressed(events, &summary);
-    }
-    if (log) {
+    if (limited_events_allow(events->limited, client, config->denial_events_per_minute.value, 0,
+                             GetTickCount64())) {
         char open_text[24], limit_text[24];
         snprintf(open_text, sizeof(open_text), "%llu", (unsigned long long)open);
         snprintf(limit_text, sizeof(limit_text), "%llu", (unsigned long long)limit);
@@ -62,21 +40,14 @@ void connection_events_refused(connection_events *events, const regio_config *co
     }
 }
 
-static void sweep(connection_events *events, bool flush_all)
-{
-    EnterCriticalSection(&events->lock);
-    denial_limiter_sweep(events->limiter, GetTickCount64(), flush_all, report_suppressed, events);
-    LeaveCriticalSection(&events->lock);
-}
-
 void connection_events_sweep(connection_events *events)
 {
-    sweep(events, false);
+    limited_events_sweep(events->limited, false);
 }
 
 void connection_events_flush(connection_events *events)
 {
-    sweep(events, true);
+    limited_events_sweep(events->limited, true);
 }
 
 void connection_events_destroy(connection_events *events)
@@ -84,7 +55,6 @@ void connection_events_destroy(connection_events *events)
     if (!events) {
         return;
     }
-    denial_limiter_destroy(events->limiter);
-    DeleteCriticalSection(&events->lock);
+    limited_events_destroy(events->limited);
     free(events);
 }

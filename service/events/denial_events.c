@@ -4,19 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "denial_limiter.h"
 #include "rate_window.h"
 #include "events/eventlog.h"
+#include "events/limited_events.h"
 
 #define PENDING_WAIT_STEP_MS 100
 #define PENDING_WAIT_STEPS   50
 
 struct denial_events {
-    CRITICAL_SECTION lock; /* the limiter is not thread-safe by design */
-    denial_limiter *limiter;
-    uint32_t per_minute;   /* the limit last applied, for summaries */
-    volatile LONG pending; /* events still looking up a host name */
+    limited_events *limited; /* per client and in all, with summaries */
+    CRITICAL_SECTION lookup_lock;
     rate_window lookups;   /* reverse lookups this minute (DenialLookupsPerMinute) */
+    volatile LONG pending; /* events still looking up a host name */
 };
 
 typedef struct pending_event {
@@ -53,54 +52,37 @@ static DWORD WINAPI write_event(void *param)
     return 0;
 }
 
-static void report_suppressed(void *ctx, const denial_summary *summary)
-{
-    const denial_events *events = ctx;
-    char count[24], seconds[16], limit[16];
-    snprintf(count, sizeof(count), "%llu", (unsigned long long)summary->suppressed);
-    snprintf(seconds, sizeof(seconds), "%u", summary->seconds);
-    snprintf(limit, sizeof(limit), "%u", events->per_minute);
-    eventlog_write(MSG_DENIALS_SUPPRESSED, count, summary->client, seconds, limit, NULL);
-}
-
 denial_events *denial_events_create(uint32_t per_minute)
 {
     denial_events *events = calloc(1, sizeof(*events));
     if (!events) {
         return NULL;
     }
-    events->limiter = denial_limiter_create(per_minute);
-    if (!events->limiter) {
+    events->limited = limited_events_create(per_minute, MSG_DENIALS_SUPPRESSED);
+    if (!events->limited) {
         free(events);
         return NULL;
     }
-    events->per_minute = per_minute;
-    InitializeCriticalSection(&events->lock);
+    InitializeCriticalSection(&events->lookup_lock);
     return events;
 }
 
 void denial_events_report(denial_events *events, const regio_config *config,
                           const denial_report *report, const relay_verdict *verdict)
 {
-    denial_summary summary;
-    bool has_summary = false;
-    EnterCriticalSection(&events->lock);
-    events->per_minute = config->denial_events_per_minute.value;
-    denial_limiter_set_rate(events->limiter, events->per_minute);
-    denial_limiter_set_total_rate(events->limiter, config->denial_events_per_minute_total.value);
     uint64_t now = GetTickCount64();
-    bool log =
-            denial_limiter_on_denial(events->limiter, report->client, now, &summary, &has_summary);
+    if (!limited_events_allow(events->limited, report->client,
+                              config->denial_events_per_minute.value,
+                              config->denial_events_per_minute_total.value, now)) {
+        return;
+    }
     /* Each event's lookup is a DNS query an attacker can trigger: bounded per minute too. A
      * lookup of 0 per minute means none. */
-    bool lookup = log && config->denial_lookups_per_minute.value > 0 &&
-                  rate_window_allow(&events->lookups, now, config->denial_lookups_per_minute.value);
-    LeaveCriticalSection(&events->lock);
-    if (has_summary) {
-        report_suppressed(events, &summary);
-    }
-    if (!log) {
-        return;
+    bool lookup = false;
+    if (config->denial_lookups_per_minute.value > 0) {
+        EnterCriticalSection(&events->lookup_lock);
+        lookup = rate_window_allow(&events->lookups, now, config->denial_lookups_per_minute.value);
+        LeaveCriticalSection(&events->lookup_lock);
     }
     pending_event *e = calloc(1, sizeof(*e));
     if (!e) {
@@ -129,21 +111,14 @@ void denial_events_report(denial_events *events, const regio_config *config,
     }
 }
 
-static void sweep(denial_events *events, bool flush_all)
-{
-    EnterCriticalSection(&events->lock);
-    denial_limiter_sweep(events->limiter, GetTickCount64(), flush_all, report_suppressed, events);
-    LeaveCriticalSection(&events->lock);
-}
-
 void denial_events_sweep(denial_events *events)
 {
-    sweep(events, false);
+    limited_events_sweep(events->limited, false);
 }
 
 void denial_events_flush(denial_events *events)
 {
-    sweep(events, true);
+    limited_events_sweep(events->limited, true);
     for (int i = 0; i < PENDING_WAIT_STEPS && events->pending > 0; i++) {
         Sleep(PENDING_WAIT_STEP_MS);
     }
@@ -154,7 +129,7 @@ void denial_events_destroy(denial_events *events)
     if (!events) {
         return;
     }
-    denial_limiter_destroy(events->limiter);
-    DeleteCriticalSection(&events->lock);
+    limited_events_destroy(events->limited);
+    DeleteCriticalSection(&events->lookup_lock);
     free(events);
 }

@@ -10,4 +10,11 @@
 #define DELIVERY_PRINTF_FORMAT printf
 #endif
 
+#include <stddef.h>
+
+/* Writes a parser's error sentence into the caller's buffer of `size` bytes (nothing when
+ * size is 0), cut to fit. */
+void delivery_format_error(char *error, size_t size, const char *format, ...)
+        __attribute__((format(DELIVERY_PRINTF_FORMAT, 3, 4)));
+
 #endif

@@ -1,5 +1,7 @@
 #include "queue_file.h"
 
+#include "delivery_format.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,24 +11,6 @@
 static const char sender_field[] = "X-Sender: <";
 static const char receiver_field[] = "X-Receiver: <";
 #define FIELD_LEN(f) (sizeof(f) - 1)
-
-/* mingw's vsnprintf is the C99 one (__USE_MINGW_ANSI_STDIO): check %zu against GNU printf. */
-#if defined(__MINGW32__)
-__attribute__((format(gnu_printf, 3, 4)))
-#elif defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_error(char *error, size_t size, const char *format, ...)
-{
-    if (size == 0) {
-        return;
-    }
-    va_list args;
-    va_start(args, format);
-    vsnprintf(error, size, format, args);
-    va_end(args);
-}
 
 static bool starts_with_ignoring_case(const char *data, size_t size, const char *prefix,
                                       size_t prefix_len)
@@ -71,17 +55,17 @@ static line_status next_line(const char *data, size_t size, size_t pos, size_t n
     for (size_t i = pos; i < size; i++) {
         char c = data[i];
         if (i + 1 >= limit && !(c == '\n' && i > pos && data[i - 1] == '\r')) {
-            set_error(error, error_size, "line %zu is longer than %zu bytes", number,
-                      (size_t)QUEUE_FILE_LINE_MAX);
+            delivery_format_error(error, error_size, "line %zu is longer than %zu bytes", number,
+                                  (size_t)QUEUE_FILE_LINE_MAX);
             return LINE_BAD;
         }
         if (c == '\0') {
-            set_error(error, error_size, "line %zu contains a NUL byte", number);
+            delivery_format_error(error, error_size, "line %zu contains a NUL byte", number);
             return LINE_BAD;
         }
         if (c == '\n') {
             if (i == pos || data[i - 1] != '\r') {
-                set_error(error, error_size, "line %zu does not end with CRLF", number);
+                delivery_format_error(error, error_size, "line %zu does not end with CRLF", number);
                 return LINE_BAD;
             }
             out->start = pos;
@@ -89,7 +73,7 @@ static line_status next_line(const char *data, size_t size, size_t pos, size_t n
             return LINE_OK;
         }
         if (i > pos && data[i - 1] == '\r') {
-            set_error(error, error_size, "line %zu contains a CR without LF", number);
+            delivery_format_error(error, error_size, "line %zu contains a CR without LF", number);
             return LINE_BAD;
         }
     }
@@ -102,21 +86,23 @@ static bool take_address(const char *data, const line *l, size_t field_len, size
 {
     const char *text = data + l->start;
     if (l->length < field_len + 1 || text[l->length - 1] != '>') {
-        set_error(error, error_size, "line %zu: the address does not end with '>'", number);
+        delivery_format_error(error, error_size, "line %zu: the address does not end with '>'",
+                              number);
         return false;
     }
     *start = l->start + field_len;
     *length = l->length - field_len - 1;
     if (*length > QUEUE_FILE_ADDRESS_MAX) {
-        set_error(error, error_size, "line %zu: the address is longer than %d bytes", number,
-                  QUEUE_FILE_ADDRESS_MAX);
+        delivery_format_error(error, error_size, "line %zu: the address is longer than %d bytes",
+                              number, QUEUE_FILE_ADDRESS_MAX);
         return false;
     }
     for (size_t i = 0; i < *length; i++) {
         unsigned char c = (unsigned char)data[*start + i];
         if (c < 0x20 || c > 0x7e) {
-            set_error(error, error_size,
-                      "line %zu: the address contains a control or non-ASCII byte", number);
+            delivery_format_error(error, error_size,
+                                  "line %zu: the address contains a control or non-ASCII byte",
+                                  number);
             return false;
         }
     }
@@ -143,10 +129,11 @@ static queue_file_status check_message_start(const char *data, size_t size, bool
         return QUEUE_FILE_INCOMPLETE;
     }
     if (pos == size) {
-        set_error(error, error_size, "the file ends after the envelope: there is no message");
+        delivery_format_error(error, error_size,
+                              "the file ends after the envelope: there is no message");
     } else {
-        set_error(error, error_size, "line %zu, where the message starts, is not a header field",
-                  number);
+        delivery_format_error(error, error_size,
+                              "line %zu, where the message starts, is not a header field", number);
     }
     return QUEUE_FILE_MALFORMED;
 }
@@ -156,7 +143,7 @@ queue_file_status queue_file_parse(const char *data, size_t size, bool whole_fil
 {
     memset(out, 0, sizeof(*out));
     if (size == 0 && whole_file) {
-        set_error(error, error_size, "the file is empty");
+        delivery_format_error(error, error_size, "the file is empty");
         return QUEUE_FILE_MALFORMED;
     }
     /* First pass: validate and count; nothing is allocated for a bad file. */
@@ -179,14 +166,16 @@ queue_file_status queue_file_parse(const char *data, size_t size, bool whole_fil
             }
             if (starts_with_ignoring_case(data + pos, size - pos, sender_field,
                                           FIELD_LEN(sender_field) - 2)) {
-                set_error(error, error_size, "line %zu is a second X-Sender line", number);
+                delivery_format_error(error, error_size, "line %zu is a second X-Sender line",
+                                      number);
                 return QUEUE_FILE_MALFORMED;
             }
             if (recipients == 0) {
                 if (pos == size && !whole_file) {
                     return QUEUE_FILE_INCOMPLETE;
                 }
-                set_error(error, error_size, "there is no X-Receiver line after X-Sender");
+                delivery_format_error(error, error_size,
+                                      "there is no X-Receiver line after X-Sender");
                 return QUEUE_FILE_MALFORMED;
             }
             queue_file_status st =
@@ -204,12 +193,13 @@ queue_file_status queue_file_parse(const char *data, size_t size, bool whole_fil
             if (!whole_file) {
                 return QUEUE_FILE_INCOMPLETE;
             }
-            set_error(error, error_size, "the file ends inside the envelope, in line %zu", number);
+            delivery_format_error(error, error_size,
+                                  "the file ends inside the envelope, in line %zu", number);
             return QUEUE_FILE_MALFORMED;
         }
         if (!starts_with_ignoring_case(data + l.start, l.length, field, field_len)) {
-            set_error(error, error_size, "line %zu is not \"%s: <address>\"", number,
-                      number == 1 ? "X-Sender" : "X-Receiver");
+            delivery_format_error(error, error_size, "line %zu is not \"%s: <address>\"", number,
+                                  number == 1 ? "X-Sender" : "X-Receiver");
             return QUEUE_FILE_MALFORMED;
         }
         size_t a_start, a_length;
@@ -221,12 +211,13 @@ queue_file_status queue_file_parse(const char *data, size_t size, bool whole_fil
             sender_length = a_length;
         } else {
             if (a_length == 0) {
-                set_error(error, error_size, "line %zu: the recipient address is empty", number);
+                delivery_format_error(error, error_size, "line %zu: the recipient address is empty",
+                                      number);
                 return QUEUE_FILE_MALFORMED;
             }
             if (recipients == QUEUE_FILE_RECIPIENTS_MAX) {
-                set_error(error, error_size, "the file has more than %d recipients",
-                          QUEUE_FILE_RECIPIENTS_MAX);
+                delivery_format_error(error, error_size, "the file has more than %d recipients",
+                                      QUEUE_FILE_RECIPIENTS_MAX);
                 return QUEUE_FILE_MALFORMED;
             }
             recipients++;
@@ -239,7 +230,7 @@ queue_file_status queue_file_parse(const char *data, size_t size, bool whole_fil
     /* Second pass over lines already validated: copy the addresses. */
     char *storage = malloc(text_bytes + recipients * sizeof(char *));
     if (storage == NULL) {
-        set_error(error, error_size, "out of memory");
+        delivery_format_error(error, error_size, "out of memory");
         return QUEUE_FILE_INCOMPLETE;
     }
     const char **list = (const char **)(void *)storage;

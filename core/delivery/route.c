@@ -1,30 +1,16 @@
 #include "route.h"
 
+#include "ascii.h"
+#include "delivery_format.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-/* mingw's vsnprintf is the C99 one (__USE_MINGW_ANSI_STDIO): check %zu against GNU printf. */
-#if defined(__MINGW32__)
-__attribute__((format(gnu_printf, 3, 4)))
-#elif defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_error(char *error, size_t size, const char *format, ...)
+/* "IPv6:" in any case, the tag of an IPv6 address literal (RFC 5321 4.1.3). */
+static bool is_ipv6_tag(const char *text, size_t len)
 {
-    if (size == 0) {
-        return;
-    }
-    va_list args;
-    va_start(args, format);
-    vsnprintf(error, size, format, args);
-    va_end(args);
-}
-
-static char lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    return len >= 5 && ascii_equal_nocase(text, "ipv6:", 5);
 }
 
 static bool is_digit(char c)
@@ -81,7 +67,7 @@ static void copy_lower(char *out, const char *text, size_t len)
         len--;
     }
     for (size_t i = 0; i < len; i++) {
-        out[i] = lower(text[i]);
+        out[i] = (char)ascii_lower((unsigned char)text[i]);
     }
     out[len] = '\0';
 }
@@ -91,8 +77,7 @@ static void copy_lower(char *out, const char *text, size_t len)
 static const char *parse_bracketed(const char *text, size_t len, route_host *host, char *why,
                                    size_t why_size)
 {
-    if (len >= 5 && lower(text[0]) == 'i' && lower(text[1]) == 'p' && lower(text[2]) == 'v' &&
-        text[3] == '6' && text[4] == ':') {
+    if (is_ipv6_tag(text, len)) {
         text += 5;
         len -= 5;
         if (memchr(text, ':', len) == NULL) {
@@ -154,25 +139,26 @@ static bool parse_entry(const char *text, size_t len, size_t column, route_host 
     if (text[0] == '[') {
         const char *close = memchr(text, ']', len);
         if (close == NULL) {
-            set_error(error, error_size, "at character %zu: '[' without ']'", column);
+            delivery_format_error(error, error_size, "at character %zu: '[' without ']'", column);
             return false;
         }
         size_t inner = (size_t)(close - text) - 1;
         const char *problem = parse_bracketed(text + 1, inner, host, why, sizeof(why));
         if (problem == why) {
-            set_error(error, error_size, "at character %zu: %s", column + 1, why);
+            delivery_format_error(error, error_size, "at character %zu: %s", column + 1, why);
             return false;
         }
         if (problem) {
-            set_error(error, error_size, "at character %zu: \"%.*s\" %s", column + 1,
-                      (int)(inner > 64 ? 64 : inner), text + 1, problem);
+            delivery_format_error(error, error_size, "at character %zu: \"%.*s\" %s", column + 1,
+                                  (int)(inner > 64 ? 64 : inner), text + 1, problem);
             return false;
         }
         size_t after = inner + 2;
         if (after < len) {
             if (text[after] != ':') {
-                set_error(error, error_size, "at character %zu: expected ':' and a port after ']'",
-                          column + after);
+                delivery_format_error(error, error_size,
+                                      "at character %zu: expected ':' and a port after ']'",
+                                      column + after);
                 return false;
             }
             port_text = text + after + 1;
@@ -181,17 +167,17 @@ static bool parse_entry(const char *text, size_t len, size_t column, route_host 
     } else {
         const char *colon = memchr(text, ':', len);
         if (colon && memchr(colon + 1, ':', len - (size_t)(colon - text) - 1)) {
-            set_error(error, error_size,
-                      "at character %zu: an IPv6 address must be in brackets, e.g. "
-                      "[2001:db8::1]:25",
-                      column);
+            delivery_format_error(error, error_size,
+                                  "at character %zu: an IPv6 address must be in brackets, e.g. "
+                                  "[2001:db8::1]:25",
+                                  column);
             return false;
         }
         size_t name_len = colon ? (size_t)(colon - text) : len;
         const char *problem = route_host_name_problem(text, name_len);
         if (problem) {
-            set_error(error, error_size, "at character %zu: \"%.*s\" %s", column,
-                      (int)(name_len > 64 ? 64 : name_len), text, problem);
+            delivery_format_error(error, error_size, "at character %zu: \"%.*s\" %s", column,
+                                  (int)(name_len > 64 ? 64 : name_len), text, problem);
             return false;
         }
         host->kind = ROUTE_NAME;
@@ -203,10 +189,10 @@ static bool parse_entry(const char *text, size_t len, size_t column, route_host 
         }
     }
     if (port_text && !parse_port(port_text, port_len, &host->port)) {
-        set_error(error, error_size,
-                  "at character %zu: port \"%.*s\" is not a number from 1 to 65535",
-                  column + (size_t)(port_text - text), (int)(port_len > 16 ? 16 : port_len),
-                  port_text);
+        delivery_format_error(error, error_size,
+                              "at character %zu: port \"%.*s\" is not a number from 1 to 65535",
+                              column + (size_t)(port_text - text),
+                              (int)(port_len > 16 ? 16 : port_len), port_text);
         return false;
     }
     return true;
@@ -220,7 +206,7 @@ bool route_smarthost_parse(const char *text, route_smarthost *out, char *error, 
     }
     out->count = 0;
     if (len > ROUTE_TEXT_MAX) {
-        set_error(error, error_size, "is longer than %d characters", ROUTE_TEXT_MAX);
+        delivery_format_error(error, error_size, "is longer than %d characters", ROUTE_TEXT_MAX);
         return false;
     }
     size_t s = 0;
@@ -242,16 +228,16 @@ bool route_smarthost_parse(const char *text, route_smarthost *out, char *error, 
             b--;
         }
         if (a == b) {
-            set_error(error, error_size,
-                      "at character %zu: empty entry (two commas, or a comma "
-                      "at the start or end)",
-                      pos + 1);
+            delivery_format_error(error, error_size,
+                                  "at character %zu: empty entry (two commas, or a comma "
+                                  "at the start or end)",
+                                  pos + 1);
             out->count = 0;
             return false;
         }
         if (out->count == ROUTE_HOSTS_MAX) {
-            set_error(error, error_size, "at character %zu: more than %d hosts", a + 1,
-                      ROUTE_HOSTS_MAX);
+            delivery_format_error(error, error_size, "at character %zu: more than %d hosts", a + 1,
+                                  ROUTE_HOSTS_MAX);
             out->count = 0;
             return false;
         }
@@ -281,37 +267,37 @@ bool route_recipient_domain(const char *address, route_domain *out, char *error,
         }
     }
     if (len > ROUTE_TEXT_MAX || at == NULL) {
-        set_error(error, error_size, "the address has no domain (no '@')");
+        delivery_format_error(error, error_size, "the address has no domain (no '@')");
         return false;
     }
     const char *domain = at + 1;
     size_t dlen = len - (size_t)(domain - address);
     if (dlen == 0) {
-        set_error(error, error_size, "the address has an empty domain");
+        delivery_format_error(error, error_size, "the address has an empty domain");
         return false;
     }
     if (domain[0] == '[') {
         if (domain[dlen - 1] != ']') {
-            set_error(error, error_size, "the address literal does not end with ']'");
+            delivery_format_error(error, error_size, "the address literal does not end with ']'");
             return false;
         }
         const char *inner = domain + 1;
         size_t ilen = dlen - 2;
-        bool v6_tag = ilen >= 5 && lower(inner[0]) == 'i' && lower(inner[1]) == 'p' &&
-                      lower(inner[2]) == 'v' && inner[3] == '6' && inner[4] == ':';
+        bool v6_tag = is_ipv6_tag(inner, ilen);
         if (v6_tag) {
             inner += 5;
             ilen -= 5;
         } else if (memchr(inner, ':', ilen) != NULL) {
-            set_error(error, error_size,
-                      "the address literal is not IPv4 and has no \"IPv6:\" tag (RFC 5321 4.1.3)");
+            delivery_format_error(
+                    error, error_size,
+                    "the address literal is not IPv4 and has no \"IPv6:\" tag (RFC 5321 4.1.3)");
             return false;
         }
         char why[ROUTE_ERROR_MAX];
         if (!relay_addr_parse_span(inner, ilen, &out->address, why, sizeof(why)) ||
             (out->address.family == RELAY_AF_INET6) != v6_tag) {
-            set_error(error, error_size, "the address literal is not an %s address",
-                      v6_tag ? "IPv6" : "IPv4");
+            delivery_format_error(error, error_size, "the address literal is not an %s address",
+                                  v6_tag ? "IPv6" : "IPv4");
             return false;
         }
         out->kind = v6_tag ? ROUTE_IPV6 : ROUTE_IPV4;
@@ -320,8 +306,8 @@ bool route_recipient_domain(const char *address, route_domain *out, char *error,
     }
     const char *problem = route_host_name_problem(domain, dlen);
     if (problem) {
-        set_error(error, error_size, "the domain \"%.*s\" %s", (int)(dlen > 64 ? 64 : dlen), domain,
-                  problem);
+        delivery_format_error(error, error_size, "the domain \"%.*s\" %s",
+                              (int)(dlen > 64 ? 64 : dlen), domain, problem);
         return false;
     }
     out->kind = ROUTE_NAME;

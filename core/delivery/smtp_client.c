@@ -1,5 +1,6 @@
 #include "smtp_client.h"
 
+#include "ascii.h"
 #include "delivery_format.h"
 
 #include <stdarg.h>
@@ -126,23 +127,9 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static char ascii_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 static bool equal_nocase(const char *a, size_t a_len, const char *b)
 {
-    size_t b_len = strlen(b);
-    if (a_len != b_len) {
-        return false;
-    }
-    for (size_t i = 0; i < a_len; i++) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
+    return a_len == strlen(b) && ascii_equal_nocase(a, b, a_len);
 }
 
 /* A sender or recipient we can write between < and > without changing the command. */

@@ -2,7 +2,8 @@
 # Builds mbed TLS 2.28 for the mingw-w64 target from Debian's own mbedtls source package:
 # static libraries only (no programs, no tests), linked into imsrelay.exe, so the installer
 # ships nothing more. The source is fetched with a private apt configuration (the system's
-# apt sources stay untouched) and everything is cached in out/deps: a second run does nothing.
+# apt sources stay untouched, build/debian-source.sh) and everything is cached in out/deps: a
+# second run does nothing.
 #   usage: build/mbedtls-mingw.sh OUT_DIR   (installs into OUT_DIR/mbedtls-mingw)
 #
 # Why mbed TLS and not SChannel alone: under Wine 8 SChannel works as a TLS client but not as
@@ -18,35 +19,11 @@ deps=$(mkdir -p "$1" && cd "$1" && pwd)
 prefix="$deps/mbedtls-mingw"
 [ -f "$prefix/lib/libmbedtls.a" ] && exit 0
 
-apt_dir="$deps/apt"
-mkdir -p "$apt_dir/sources" "$apt_dir/lists/partial" "$apt_dir/src"
-# deb-src twins of the system's Debian sources.
-for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    sed 's/^Types:.*/Types: deb-src/' "$f" >"$apt_dir/sources/$(basename "$f")"
-done
-if [ -f /etc/apt/sources.list ]; then
-    grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' >"$apt_dir/sources/legacy.list" || true
-fi
-apt_opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_dir/sources"
-    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Get::List-Cleanup=0)
-mkdir -p "$apt_dir/cache/archives/partial"
-# cmocka-mingw.sh may be updating the same private lists right now (make -j).
-(
-    flock 9
-    apt-get "${apt_opts[@]}" -qq update
-    cd "$apt_dir/src" && apt-get "${apt_opts[@]}" -qq source --download-only mbedtls
-) 9>"$apt_dir/lock"
-
+source "$root/build/debian-source.sh"
 # Debian 12 ships the 2.28 long-term branch; a 3.x source would need other config edits.
-src_tar=$(ls "$apt_dir"/src/mbedtls_2.28*.orig.tar.* 2>/dev/null | head -n 1)
-if [ -z "$src_tar" ]; then
-    echo "mbedtls-mingw: no mbedtls 2.28 source in $apt_dir/src" >&2
-    exit 1
-fi
 work="$deps/mbedtls-src"
-rm -rf "$work" && mkdir -p "$work"
-tar -xf "$src_tar" -C "$work" --strip-components=1
+debian_source "$deps" mbedtls 'mbedtls_2.28*.orig.tar.*' "$work"
+src_tar=$DEBIAN_SOURCE_TAR
 
 # Compiled out: the older protocols and their CBC record splitting, renegotiation (a
 # handshake inside a session is attack surface SMTP never needs), and what imsrelay does its

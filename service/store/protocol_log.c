@@ -1,6 +1,6 @@
 #include "store/protocol_log.h"
 
-#include "common/win_text.h"
+#include "store/daily_file.h"
 
 #include <windows.h>
 
@@ -10,9 +10,7 @@
 
 struct protocol_log {
     CRITICAL_SECTION lock;
-    wchar_t dir[1024];
-    HANDLE file; /* today's file, or INVALID_HANDLE_VALUE */
-    WORD year, month, day;
+    daily_file file; /* MailRoot\Logs\smtp-YYYYMMDD.log */
     volatile LONG failures;
     volatile LONG64 daily_limit;           /* 0: none */
     uint64_t day_bytes;                    /* in today's file */
@@ -30,8 +28,8 @@ static void write_pending(protocol_log *log)
         return;
     }
     DWORD wrote = 0;
-    if (log->file == INVALID_HANDLE_VALUE ||
-        !WriteFile(log->file, log->pending, (DWORD)log->pending_len, &wrote, NULL) ||
+    if (log->file.file == INVALID_HANDLE_VALUE ||
+        !WriteFile(log->file.file, log->pending, (DWORD)log->pending_len, &wrote, NULL) ||
         wrote != log->pending_len) {
         log->failures++;
     }
@@ -44,20 +42,11 @@ protocol_log *protocol_log_open(const char *mail_root)
     if (!log) {
         return NULL;
     }
-    wchar_t root[900];
-    if (!win_text_wide_into(mail_root, root, sizeof(root) / sizeof(root[0]))) {
-        free(log);
-        return NULL;
-    }
-    _snwprintf(log->dir, 1024, L"%ls\\Logs", root);
-    log->dir[1023] = 0;
-    CreateDirectoryW(root, NULL);
-    if (!CreateDirectoryW(log->dir, NULL) && GetLastError() != ERROR_ALREADY_EXISTS) {
+    if (!daily_file_init(&log->file, mail_root, L"smtp")) {
         free(log);
         return NULL;
     }
     InitializeCriticalSection(&log->lock);
-    log->file = INVALID_HANDLE_VALUE;
     return log;
 }
 
@@ -69,9 +58,7 @@ void protocol_log_close(protocol_log *log)
     EnterCriticalSection(&log->lock);
     write_pending(log);
     LeaveCriticalSection(&log->lock);
-    if (log->file != INVALID_HANDLE_VALUE) {
-        CloseHandle(log->file);
-    }
+    daily_file_close(&log->file);
     DeleteCriticalSection(&log->lock);
     free(log);
 }
@@ -101,32 +88,18 @@ static void write_raw(protocol_log *log, const char *bytes, size_t len)
 /* Opens the file of the day `now` falls in; called with the lock held. */
 static void roll(protocol_log *log, const SYSTEMTIME *now)
 {
-    if (log->file != INVALID_HANDLE_VALUE && log->year == now->wYear && log->month == now->wMonth &&
-        log->day == now->wDay) {
+    if (daily_file_is_current(&log->file, now)) {
         return;
     }
     write_pending(log); /* the lines of the day that ended go to its own file */
     uint64_t dropped_lines = log->dropped_lines, dropped_bytes = log->dropped_bytes;
-    WORD year = log->year, month = log->month, day = log->day;
+    WORD year = log->file.year, month = log->file.month, day = log->file.day;
     log->dropped_lines = log->dropped_bytes = 0;
     log->limit_noted = false;
-    if (log->file != INVALID_HANDLE_VALUE) {
-        CloseHandle(log->file);
-    }
-    wchar_t path[1100];
-    _snwprintf(path, 1100, L"%ls\\smtp-%04u%02u%02u.log", log->dir, now->wYear, now->wMonth,
-               now->wDay);
-    path[1099] = 0;
-    /* Append-only, and readable (even deletable) while the service writes it. */
-    log->file = CreateFileW(path, FILE_APPEND_DATA,
-                            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                            OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
-    log->year = now->wYear;
-    log->month = now->wMonth;
-    log->day = now->wDay;
+    daily_file_roll(&log->file, now);
     /* A restart the same day continues the count. */
     LARGE_INTEGER size = {0};
-    log->day_bytes = log->file != INVALID_HANDLE_VALUE && GetFileSizeEx(log->file, &size)
+    log->day_bytes = log->file.file != INVALID_HANDLE_VALUE && GetFileSizeEx(log->file.file, &size)
                              ? (uint64_t)size.QuadPart
                              : 0;
     if (dropped_lines > 0) {

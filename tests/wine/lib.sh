@@ -22,6 +22,16 @@
 # suite runs on machines busy with other work, where a Wine process takes seconds to start;
 # bounded, so that what never happens fails the test instead of hanging it.
 
+# Under set -e a command that fails outside an `|| e2e_fail` ends the test without a word;
+# say which one did (bash runs the trap in functions and subshells too, with set -E).
+set -E
+trap '_e2e_err_report $? "$BASH_COMMAND" "${BASH_SOURCE[0]}" $LINENO' ERR
+_e2e_err_report() {
+    case $- in
+    *e*) echo "FAIL: exit $1 from \`$2\` (${3##*/}:$4)" >&2 ;;
+    esac
+}
+
 _e2e_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IMSRELAY_SOURCE_DIR="${IMSRELAY_SOURCE_DIR:-$_e2e_root}"
 

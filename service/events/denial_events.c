@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rate_window.h"
+#include "rate_table.h"
 #include "events/eventlog.h"
 #include "events/limited_events.h"
 

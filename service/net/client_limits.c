@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "byte_budget.h"
-#include "rate_window.h"
+#include "rate_table.h"
 
 /* Enough for every client of MaxConnections' default at once; a table that is full forgets
  * the oldest rates (rate_table) and refuses new Tmp holders (byte_budget, a 452). */

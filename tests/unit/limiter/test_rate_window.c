@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rate_window.h"
+#include "rate_table.h"
 
 static void a_window_allows_its_limit_then_counts_refusals(void **state)
 {

@@ -170,13 +170,16 @@ static void drain(fuzz_host *h, smtp_session *s)
     smtp_session_output_sent(s, out.length);
 }
 
-/* The end of the first line at or after `from` that starts with DATA (any case), or len:
+/* The end of the first line ending after `from` that starts with DATA (any case), or len:
  * where a client that pipelines by the rules stops to read DATA's reply. Lines are cut at
  * LF, as the engine cuts them; a DATA line inside message text matches too, which changes
  * nothing the client is told. */
 static size_t after_data_line(const uint8_t *in, size_t from, size_t len)
 {
-    size_t line = from;
+    size_t line = from; /* back to the start of the line `from` is in */
+    while (line > 0 && in[line - 1] != '\n') {
+        line--;
+    }
     while (line < len) {
         const uint8_t *lf = memchr(in + line, '\n', len - line);
         size_t end = lf != NULL ? (size_t)(lf - in) + 1 : len;
@@ -229,13 +232,16 @@ static void run(const uint8_t *data, size_t size, bool whole, fuzz_host *h)
     const uint8_t *in = data + 2;
     size_t len = size - 2, pos = 0;
     bool timeouts = !whole && (data[0] & 8) != 0;
+    size_t stop = 0; /* the end of the next DATA line */
     while (pos < len) {
         size_t chunk = whole ? len : 1 + step(&h->chunk_rng) % (data[1] & 8 ? 3 : 64);
         if (chunk > len - pos) {
             chunk = len - pos;
         }
         if (!(data[1] & 2)) {
-            size_t stop = after_data_line(in, pos, len);
+            if (stop <= pos) {
+                stop = after_data_line(in, pos, len);
+            }
             if (chunk > stop - pos) {
                 chunk = stop - pos;
             }

@@ -48,9 +48,9 @@
  *   501 5.7.0 AUTH cancelled; 501 5.5.2 undecodable AUTH response;
  *   502 5.5.1 AUTH not offered; 503 5.5.1 bad sequence; 504 5.5.4 unknown AUTH mechanism;
  *   535 5.7.8 bad credentials; 550 5.7.1 <rcpt>... relaying prohibited;
+ *   550 5.6.0 bare CR or LF in the message (see smtp_data.h); 552 5.3.4 message too large;
  *   554 5.5.0 improper pipelining: bytes offered behind a DATA line in the same feed (the
  *     client did not wait for DATA's reply); the session closes, nothing is spooled;
- *   550 5.6.0 bare CR or LF in the message (see smtp_data.h); 552 5.3.4 message too large;
  *   555 5.5.4 unknown MAIL/RCPT parameter.
  *
  * Pipelining (RFC 2920): commands may be sent in groups, but DATA must be the last of its

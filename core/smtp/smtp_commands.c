@@ -291,6 +291,15 @@ static void cmd_rcpt(smtp_session *s, const char *arg, size_t len)
 static void cmd_data(smtp_session *s, const char *arg, size_t len)
 {
     (void)arg;
+    /* RFC 2920 3.1: DATA ends a pipelined group; the client must wait for its reply. Bytes
+     * already behind it would be read as message text after a 354 but as commands after a
+     * 5xx, and a server downstream may split them otherwise than we do (SMTP smuggling).
+     * Refuse and close before anything is spooled, as Postfix's
+     * smtpd_forbid_unauth_pipelining does, with Postfix's words. */
+    if (s->input_after_line > 0) {
+        smtp_close_with(s, "554 5.5.0 Error: SMTP protocol synchronization");
+        return;
+    }
     if (!s->in_transaction) {
         smtp_reply(s, "503 5.5.1 Need MAIL before DATA");
         return;

@@ -435,7 +435,9 @@ static size_t line_step(smtp_session *s, const uint8_t *in, size_t len)
         s->line_overflow = content > room;
     }
     if (lf != NULL) {
+        s->input_after_line = len - take;
         complete_line(s);
+        s->input_after_line = 0;
     }
     return take;
 }

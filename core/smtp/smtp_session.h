@@ -49,7 +49,14 @@
  *   502 5.5.1 AUTH not offered; 503 5.5.1 bad sequence; 504 5.5.4 unknown AUTH mechanism;
  *   535 5.7.8 bad credentials; 550 5.7.1 <rcpt>... relaying prohibited;
  *   550 5.6.0 bare CR or LF in the message (see smtp_data.h); 552 5.3.4 message too large;
+ *   554 5.5.0 improper pipelining: bytes offered behind a DATA line in the same feed (the
+ *     client did not wait for DATA's reply); the session closes, nothing is spooled;
  *   555 5.5.4 unknown MAIL/RCPT parameter.
+ *
+ * Pipelining (RFC 2920): commands may be sent in groups, but DATA must be the last of its
+ * group. The host must therefore feed everything it has received as soon as it has it (as
+ * in the loop above), so that "bytes behind DATA" means bytes the client sent before the
+ * 354 could have reached it.
  *
  * Command lines end in CRLF. A line ending in a bare LF is answered 500 5.5.2 and not
  * executed (the same strictness as for message data); a NUL or bare CR inside a command

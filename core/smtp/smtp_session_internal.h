@@ -76,6 +76,9 @@ struct smtp_session {
     size_t line_capacity;
     size_t line_len;
     bool line_overflow;
+    /* Bytes the host offered behind the line being executed: input the client sent before
+     * it could have read this line's reply (DATA refuses it, see cmd_data). */
+    size_t input_after_line;
 
     /* The message being received. */
     bool message_open; /* data_begin said yes, data_end not yet called */

@@ -15,6 +15,7 @@
 #include "delivery/queue_entry.h"
 #include "dsn.h"
 #include "events/eventlog.h"
+#include "queue_outcome.h"
 #include "retry_schedule.h"
 #include "route.h"
 #include "smtp_address.h"
@@ -124,14 +125,7 @@ static void settings_now(queue_manager *qm, qm_settings *s)
 static bool recipient_due(const queue_state_recipient *r, const queue_state *st,
                           const retry_schedule *schedule, uint64_t now)
 {
-    if (r->status == QUEUE_STATE_PENDING) {
-        return true;
-    }
-    if (r->status != QUEUE_STATE_DEFERRED) {
-        return false;
-    }
-    return r->next_attempt <= now || st->retry_requested >= r->last_attempt ||
-           retry_schedule_expired(schedule, r->first_queued ? r->first_queued : st->queued_at, now);
+    return queue_outcome_due(st, (size_t)(r - st->recipients), schedule, now);
 }
 
 /* The destination key of a recipient: the smart host list, or its domain. false: no usable
@@ -153,13 +147,7 @@ static bool recipient_key(const qm_settings *s, const char *address, char *key, 
 
 static bool all_final(const queue_state *st)
 {
-    for (size_t i = 0; i < st->recipient_count; i++) {
-        if (st->recipients[i].status != QUEUE_STATE_DONE &&
-            st->recipients[i].status != QUEUE_STATE_FAILED) {
-            return false;
-        }
-    }
-    return true;
+    return queue_outcome_all_final(st);
 }
 
 /* ---- destinations ---- */
@@ -296,59 +284,58 @@ static void log_outcome(queue_manager *qm, qm_message *m, size_t i, const char *
     }
 }
 
-/* Records the same result for recipients[indexes]: deferred becomes failed (4.4.7) once
- * the message has expired. */
+/* Records the same result for recipients[indexes], as queue_outcome decides it: a 2xx or
+ * 5xx for all of them in one record (the 250 reaches the journal in a single append), a
+ * temporary failure per recipient (attempts and first-queued times may differ), failed
+ * with 4.4.7 once expired. Recipients already final are left as they are. */
 static void record_result(queue_manager *qm, qm_message *m, const qm_settings *s,
                           const size_t *indexes, size_t count, smtp_client_outcome outcome,
                           const char *host, const char *reply)
 {
     uint64_t now = queue_entry_now();
-    queue_state *st = &m->entry.state;
-    if (outcome == SMTP_OUTCOME_DELIVERED) {
-        queue_state_outcome o = {
-                .status = QUEUE_STATE_DONE, .time = now, .remote_host = host, .reply = reply};
-        append_outcome(m, indexes, count, &o);
+    const queue_state *st = &m->entry.state;
+    queue_outcome_decision *d = malloc(sizeof(*d));
+    size_t *group = malloc((count ? count : 1) * sizeof(*group));
+    if (!d || !group) {
+        free(d);
+        free(group);
+        return; /* nothing recorded: the recipients are tried again, never lost */
+    }
+    if (outcome == SMTP_OUTCOME_DELIVERED || outcome == SMTP_OUTCOME_FAILED) {
+        size_t n = 0;
         for (size_t k = 0; k < count; k++) {
-            log_outcome(qm, m, indexes[k], "delivered", host, reply);
+            if (queue_outcome_decide(st, indexes[k], outcome, reply, &s->schedule, now, d)) {
+                group[n++] = indexes[k];
+            }
         }
+        if (n > 0) {
+            queue_state_outcome o = {
+                    .status = d->status, .time = now, .remote_host = host, .reply = d->reply};
+            append_outcome(m, group, n, &o);
+            for (size_t k = 0; k < n; k++) {
+                log_outcome(qm, m, group[k],
+                            outcome == SMTP_OUTCOME_DELIVERED ? "delivered" : "failed", host,
+                            d->reply);
+            }
+        }
+        free(d);
+        free(group);
         return;
     }
-    if (outcome == SMTP_OUTCOME_FAILED) {
-        queue_state_outcome o = {
-                .status = QUEUE_STATE_FAILED, .time = now, .remote_host = host, .reply = reply};
-        append_outcome(m, indexes, count, &o);
-        for (size_t k = 0; k < count; k++) {
-            log_outcome(qm, m, indexes[k], "failed", host, reply);
-        }
-        return;
-    }
-    /* Deferred: per recipient, since attempts and first-queued times may differ. */
     size_t expired = 0;
     for (size_t k = 0; k < count; k++) {
         size_t i = indexes[k];
-        const queue_state_recipient *r = &st->recipients[i];
-        uint64_t first = r->first_queued ? r->first_queued : st->queued_at;
-        if (retry_schedule_expired(&s->schedule, first, now)) {
-            char text[REPLY_MAX + 1];
-            char age[32];
-            duration_format(s->schedule.expiration, age, sizeof(age));
-            snprintf(text, sizeof(text), "4.4.7 not delivered in %s (MessageExpiration); last: %s",
-                     age, reply);
-            queue_state_outcome o = {
-                    .status = QUEUE_STATE_FAILED, .time = now, .remote_host = host, .reply = text};
-            append_outcome(m, &i, 1, &o);
-            log_outcome(qm, m, i, "failed", host, text);
-            expired++;
+        if (!queue_outcome_decide(st, i, outcome, reply, &s->schedule, now, d)) {
             continue;
         }
-        queue_state_outcome o = {
-                .status = QUEUE_STATE_DEFERRED,
-                .time = now,
-                .next_attempt = retry_schedule_next(&s->schedule, r->attempts + 1, now, first),
-                .remote_host = host,
-                .reply = reply};
+        queue_state_outcome o = {.status = d->status,
+                                 .time = now,
+                                 .next_attempt = d->next_attempt,
+                                 .remote_host = host,
+                                 .reply = d->reply};
         append_outcome(m, &i, 1, &o);
-        log_outcome(qm, m, i, "deferred", host, reply);
+        log_outcome(qm, m, i, d->expired ? "failed" : "deferred", host, d->reply);
+        expired += d->expired;
     }
     if (expired > 0) {
         char age[32], n[16];
@@ -358,6 +345,8 @@ static void record_result(queue_manager *qm, qm_message *m, const qm_settings *s
         eventlog_write(MSG_MESSAGE_EXPIRED, m->entry.id, *sender ? sender : "<>", age, n, reply,
                        NULL);
     }
+    free(d);
+    free(group);
 }
 
 /* ---- DSNs and the end of a message ---- */
@@ -531,13 +520,8 @@ static void send_due_dsns(queue_manager *qm, qm_message *m, const qm_settings *s
     uint64_t now = queue_entry_now();
     static const dsn_action actions[2] = {DSN_ACTION_FAILED, DSN_ACTION_DELAYED};
     for (int a = 0; a < 2; a++) {
-        size_t n = 0;
-        for (size_t i = 0; i < st->recipient_count; i++) {
-            if (dsn_due(m->entry.envelope.sender, actions[a], &st->recipients[i], now,
-                        s->delay_warning)) {
-                indexes[n++] = i;
-            }
-        }
+        size_t n = queue_outcome_dsn_recipients(st, m->entry.envelope.sender, actions[a], now,
+                                                s->delay_warning, indexes);
         for (size_t from = 0; from < n; from += DSN_RECIPIENTS_MAX) {
             size_t c = n - from < DSN_RECIPIENTS_MAX ? n - from : DSN_RECIPIENTS_MAX;
             send_dsn(qm, m, s, actions[a], indexes + from, c);
@@ -573,11 +557,8 @@ static bool finish_message(queue_manager *qm, qm_message *m, const qm_settings *
         }
     }
     send_due_dsns(qm, m, s);
-    for (size_t i = 0; i < st->recipient_count; i++) {
-        const queue_state_recipient *r = &st->recipients[i];
-        if (r->status == QUEUE_STATE_FAILED && !r->failure_dsn_sent && *m->entry.envelope.sender) {
-            return false; /* its DSN is not in the spool yet: keep the message, try later */
-        }
+    if (!queue_outcome_finished(st, m->entry.envelope.sender)) {
+        return false; /* a DSN is not in the spool yet: keep the message, try later */
     }
     return queue_entry_remove(&m->entry);
 }

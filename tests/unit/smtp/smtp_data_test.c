@@ -311,6 +311,123 @@ static void large_message_streams_in_bounded_pieces(void **state)
     free(t);
 }
 
+/* ---- improper pipelining: bytes behind DATA before the 354 ---- */
+
+static const char envelope[] = "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\n";
+static const char refusal[] = "554 5.5.0 Error: SMTP protocol synchronization\r\n";
+
+/* Message text in the same packet as DATA (as a client that does not wait for the 354 sends
+ * it): refused with Postfix's 554, the connection closed, nothing handed to the host. The
+ * DATA line may itself arrive in pieces: what counts is what came with its end. */
+static void text_in_the_same_packet_as_data_is_refused(void **state)
+{
+    (void)state;
+    static const char *const tails[] = {
+            "DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+            "DATA\r\n.\r\n",
+            "DATA\r\n\r\n",
+            "data\r\nx",
+    };
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        for (size_t split = 0; split < 4; split++) {
+            test_host *t = malloc(sizeof *t);
+            test_host_init(t);
+            smtp_session *s = test_session(t);
+            test_feeds(t, s, envelope);
+            /* "DATA\r\n" cut after `split` bytes; the rest comes with the text. */
+            test_feed_at_once(t, s, tails[i], split, 0);
+            test_feeds_at_once(t, s, tails[i] + split);
+            const char *after_rcpt = strstr(t->output, "250 2.1.5");
+            assert_non_null(after_rcpt);
+            if (strcmp(strchr(after_rcpt, '\n') + 1, refusal) != 0) {
+                fail_msg("tail %zu split %zu: %s", i, split, t->output);
+            }
+            assert_true(t->closed);
+            assert_true(smtp_session_closed(s));
+            assert_int_equal(t->begins, 0);
+            assert_int_equal(test_committed(t), 0);
+            assert_null(strstr(t->output, "354 "));
+            assert_non_null(
+                    strstr(t->log, "\nS: 554 5.5.0 Error: SMTP protocol synchronization\n"));
+            smtp_session_destroy(s);
+            test_host_free(t);
+            free(t);
+        }
+    }
+}
+
+/* A command pipelined behind DATA is refused the same way and never executed, whether
+ * DATA itself would have been accepted or not (after a 503 the text would be read as
+ * commands: the classic way to smuggle). */
+static void a_command_behind_data_in_the_same_packet_is_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *input;
+        const char *last_reply_before; /* the reply just before the 554 */
+    } cases[] = {
+            {"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nQUIT\r\n",
+             "250 2.1.5"},
+            {"EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<x@far.test>\r\nDATA\r\n"
+             "MAIL FROM:<evil@b.org>\r\n",
+             "550 5.7.1"},
+            {"EHLO c\r\nDATA\r\nRSET\r\n", "250 "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        test_host *t = malloc(sizeof *t);
+        test_host_init(t);
+        smtp_session *s = test_session(t);
+        test_feeds_at_once(t, s, cases[i].input);
+        const char *r = strstr(t->output, refusal);
+        if (r == NULL || r[strlen(refusal)] != '\0') {
+            fail_msg("case %zu: %s", i, t->output);
+        }
+        assert_true(t->closed);
+        assert_int_equal(t->begins, 0);
+        assert_null(strstr(t->output, "221 "));
+        assert_null(strstr(t->output, "503 "));
+        assert_null(strstr(t->log, "C: MAIL FROM:<evil"));
+        assert_null(strstr(t->log, "C: QUIT"));
+        assert_null(strstr(t->log, "C: RSET"));
+        smtp_session_destroy(s);
+        test_host_free(t);
+        free(t);
+    }
+}
+
+/* RFC 2920 pipelining is fine: EHLO, MAIL, RCPT... and DATA in one packet, then the text
+ * once the 354 is in, in any chunking, then the next transaction pipelined up to its DATA
+ * again: every message is stored. */
+static void text_after_the_354_is_accepted_in_any_chunking(void **state)
+{
+    (void)state;
+    static const char commands[] = "EHLO c\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\n"
+                                   "RCPT TO:<carol@example.com>\r\nDATA\r\n";
+    static const char text[] = "Subject: x\r\n\r\n..dot\r\nbody\r\n.\r\n"
+                               "MAIL FROM:<a@b.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n";
+    static const char second[] = "two\r\n.\r\nQUIT\r\n";
+    static const size_t chunks[] = {0, 1, 2, 3, 7, 64};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        test_host *t = malloc(sizeof *t);
+        test_host_init(t);
+        smtp_session *s = test_session(t);
+        test_feed_at_once(t, s, commands, sizeof commands - 1, chunks[c]);
+        assert_non_null(strstr(t->output, "354 Start mail input"));
+        test_feed_at_once(t, s, text, sizeof text - 1, chunks[c]);
+        test_feed_at_once(t, s, second, sizeof second - 1, chunks[c]);
+        if (test_committed(t) != 2) {
+            fail_msg("chunk %zu: %s", chunks[c], t->output);
+        }
+        assert_string_equal(t->messages[0].body, "Subject: x\r\n\r\n.dot\r\nbody\r\n");
+        assert_string_equal(t->messages[1].body, "two\r\n");
+        assert_null(strstr(t->output, "554 "));
+        assert_non_null(strstr(t->output, "221 2.0.0"));
+        smtp_session_destroy(s);
+        test_host_free(t);
+        free(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +439,9 @@ int main(void)
             cmocka_unit_test(a_nul_byte_anywhere_refuses_the_message),
             cmocka_unit_test(after_a_refused_message_the_next_one_is_judged_afresh),
             cmocka_unit_test(large_message_streams_in_bounded_pieces),
+            cmocka_unit_test(text_in_the_same_packet_as_data_is_refused),
+            cmocka_unit_test(a_command_behind_data_in_the_same_packet_is_refused),
+            cmocka_unit_test(text_after_the_354_is_accepted_in_any_chunking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

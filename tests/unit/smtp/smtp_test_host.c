@@ -174,7 +174,43 @@ static void drain(test_host *t, smtp_session *s)
     }
 }
 
+static bool starts_with_data(const char *p)
+{
+    return (p[0] | 0x20) == 'd' && (p[1] | 0x20) == 'a' && (p[2] | 0x20) == 't' &&
+           (p[3] | 0x20) == 'a';
+}
+
+/* Where the next DATA command line (a line starting with "DATA", any case) ends, or len. */
+static size_t after_data_line(const char *input, size_t from, size_t len)
+{
+    size_t line = from;
+    while (line < len) {
+        const char *lf = memchr(input + line, '\n', len - line);
+        size_t end = lf != NULL ? (size_t)(lf - input) + 1 : len;
+        if (end - line >= 4 && starts_with_data(input + line)) {
+            return end;
+        }
+        line = end;
+    }
+    return len;
+}
+
 const char *test_feed(test_host *t, smtp_session *s, const char *input, size_t len, size_t chunk)
+{
+    /* A lenient splitter (any line starting with DATA, even inside message text) is enough:
+     * waiting for a reply where none is due changes nothing the client is told. */
+    size_t pos = 0;
+    while (pos < len) {
+        size_t end = after_data_line(input, pos, len);
+        test_feed_at_once(t, s, input + pos, end - pos, chunk);
+        pos = end;
+    }
+    drain(t, s);
+    return t->output;
+}
+
+const char *test_feed_at_once(test_host *t, smtp_session *s, const char *input, size_t len,
+                              size_t chunk)
 {
     drain(t, s);
     size_t pos = 0;
@@ -202,6 +238,11 @@ const char *test_feed(test_host *t, smtp_session *s, const char *input, size_t l
 const char *test_feeds(test_host *t, smtp_session *s, const char *input)
 {
     return test_feed(t, s, input, strlen(input), 0);
+}
+
+const char *test_feeds_at_once(test_host *t, smtp_session *s, const char *input)
+{
+    return test_feed_at_once(t, s, input, strlen(input), 0);
 }
 
 const char *test_conversation(test_host *t, const char *input, size_t chunk)

@@ -61,10 +61,17 @@ void test_host_init(test_host *t);
 void test_host_free(test_host *t);
 smtp_session *test_session(test_host *t);
 
-/* Feeds input in chunks of `chunk` bytes (0: all at once), sending the output and
- * honouring delays after each feed call exactly as a host must. Returns t->output. */
+/* Feeds input as a client that pipelines by the rules (RFC 2920) sends it: nothing after a
+ * DATA line until DATA's reply is in; each part in chunks of `chunk` bytes (0: all at
+ * once), sending the output and honouring delays after each feed call exactly as a host
+ * must. Returns t->output. */
 const char *test_feed(test_host *t, smtp_session *s, const char *input, size_t len, size_t chunk);
 const char *test_feeds(test_host *t, smtp_session *s, const char *input); /* whole string */
+/* The same without waiting after DATA: input in chunks of `chunk` bytes, as a client that
+ * pipelines message text or commands behind DATA sends it. */
+const char *test_feed_at_once(test_host *t, smtp_session *s, const char *input, size_t len,
+                              size_t chunk);
+const char *test_feeds_at_once(test_host *t, smtp_session *s, const char *input);
 
 /* The output of a fresh session fed `input` in one piece, or byte by byte. */
 const char *test_conversation(test_host *t, const char *input, size_t chunk);

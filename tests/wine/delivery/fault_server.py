@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """A scriptable SMTP server for the delivery fault tests (asyncio, no dependencies).
 
-usage: fault_server.py ADDRESS PORT DIR [--size N]
+usage: fault_server.py ADDRESS PORT DIR [--size N] [--silent]
 
 What it does is chosen by each recipient's local part:
   tempfail-once*   451 4.7.1 to its first RCPT, 250 afterwards
+  tempfail-always* 451 4.7.1 to every RCPT
   reject*          550 5.1.1 to every RCPT
   dropdata-once*   the first transaction carrying it loses its connection in the middle
                    of the message (after some body bytes), later ones are taken
   anything else    250
-With --size N it offers SIZE N. Each accepted message becomes DIR/msg-<n>.txt: "MAIL <from>",
+With --size N it offers SIZE N. With --silent it accepts connections and never says a word
+(no greeting): each connection is logged as a line "connected" in DIR/silent-PORT.log. Each accepted message becomes DIR/msg-<n>.txt: "MAIL <from>",
 "RCPT <to>" lines, a blank line, the data as received (dot-stuffing undone)."""
 import asyncio
 import os
@@ -17,8 +19,21 @@ import sys
 
 ADDRESS, PORT, DIR = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 SIZE = int(sys.argv[sys.argv.index("--size") + 1]) if "--size" in sys.argv else 0
+SILENT = "--silent" in sys.argv
 seen = set()
 counter = [0]
+
+
+async def silent(reader, writer):
+    with open(os.path.join(DIR, "silent-%d.log" % PORT), "a") as f:
+        f.write("connected\n")
+    try:
+        while await reader.read(4096):
+            pass  # whatever the client says, no answer
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
 
 
 async def session(reader, writer):
@@ -50,6 +65,8 @@ async def session(reader, writer):
                 local = to.strip("<>").split("@")[0]
                 if local.startswith("tempfail-once") and to not in seen:
                     seen.add(to)
+                    say("451 4.7.1 try again later")
+                elif local.startswith("tempfail-always"):
                     say("451 4.7.1 try again later")
                 elif local.startswith("reject"):
                     say("550 5.1.1 no such user here")
@@ -102,7 +119,7 @@ async def session(reader, writer):
 
 
 async def main():
-    server = await asyncio.start_server(session, ADDRESS, PORT)
+    server = await asyncio.start_server(silent if SILENT else session, ADDRESS, PORT)
     async with server:
         await server.serve_forever()
 

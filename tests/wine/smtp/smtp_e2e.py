@@ -14,6 +14,7 @@ the listener closing), with a deadline generous enough for a machine busy with o
 import base64
 import glob
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -171,10 +172,12 @@ def send(source, recipients, body, local="127.0.0.1", auth=None):
         c.quit()
 
 
-def raw_session(source, chunks, local="127.0.0.1"):
+def raw_session(source, chunks, local="127.0.0.1", wait_after=()):
     """Sends raw bytes, which must end with QUIT, and returns everything the server answered
     until it closed the connection (after its reply to QUIT). Reading until the close, not
-    for a while, is what makes the answer whole on a busy machine."""
+    for a while, is what makes the answer whole on a busy machine. After each chunk whose
+    index is in wait_after it reads until a 354 or an error reply, as a client that
+    pipelines by the rules (RFC 2920) waits for the reply to DATA."""
     s = socket.socket()
     s.bind((source, 0))
     s.settimeout(PATIENCE)
@@ -182,8 +185,16 @@ def raw_session(source, chunks, local="127.0.0.1"):
     out = b""
     try:
         out += s.recv(4096)
-        for chunk in chunks:
+        for i, chunk in enumerate(chunks):
             s.sendall(chunk)
+            if i in wait_after:
+                got = b""
+                while not re.search(rb"(^|\n)(354|[45]\d\d) [^\n]*\n$", got):
+                    data = s.recv(65536)
+                    if not data:
+                        break
+                    got += data
+                out += got
         deadline = time.time() + PATIENCE
         while time.time() < deadline:
             data = s.recv(65536)
@@ -344,11 +355,15 @@ def test_smuggling():
                 b"\r\n.\r", b"\r\n\x00.\r\n"]
     for v in variants:
         before = set(spool_files("Drop") + spool_files("Queue"))
-        smuggled = (b"EHLO evil\r\nMAIL FROM:<a@client.test>\r\nRCPT TO:<alice@example.com>\r\n"
-                    b"DATA\r\nSubject: first\r\n\r\nbody" + v +
+        # The commands pipelined up to DATA, the text once the 354 is in (text sent with DATA
+        # is refused before anything else is looked at: test_improper_pipelining).
+        commands = (b"EHLO evil\r\nMAIL FROM:<a@client.test>\r\n"
+                    b"RCPT TO:<alice@example.com>\r\nDATA\r\n")
+        smuggled = (b"Subject: first\r\n\r\nbody" + v +
                     b"MAIL FROM:<smuggled@client.test>\r\nRCPT TO:<victim@far.test>\r\nDATA\r\n"
                     b"Subject: smuggled\r\n\r\nspam\r\n.\r\nQUIT\r\n")
-        out = raw_session("127.0.5.5", [smuggled])
+        out = raw_session("127.0.5.5", [commands, smuggled], wait_after=(0,))
+        check("354 " in out, f"smuggling variant {v!r}: the text is sent after the 354")
         new = set(spool_files("Drop") + spool_files("Queue")) - before
         stored = [read(p) for p in sorted(new)]
         check(not any(b"X-Receiver: <victim@far.test>" in s for s in stored),
@@ -359,6 +374,37 @@ def test_smuggling():
         if b"\x00" in v:
             check("550 5.6.0 Message contains a NUL byte" in out and not new,
                   f"a message with a NUL byte is refused whole, nothing stored ({out!r})")
+
+
+def queue_messages():
+    """Every message file under Queue, whatever its folder layout."""
+    return set(glob.glob(os.path.join(MAILROOT, "Queue", "**", "*.eml"), recursive=True))
+
+
+def test_improper_pipelining():
+    """A raw client that writes DATA and the message (or a command) in one write, without
+    waiting for the 354: refused with Postfix's 554 5.5.0, the connection closed, nothing
+    queued. The same transaction pipelined by the rules is queued."""
+    reg_multi("RelayAllowList", "127.0.1.0;255.255.255.0")
+    reg_dword("RelayFlags", 2)
+    eventually(lambda: rcpt("127.0.1.9", "x@far.test")[0] == 250)
+    commands = (b"EHLO pipeliner.test\r\nMAIL FROM:<a@client.test>\r\n"
+                b"RCPT TO:<bob@far.test>\r\nDATA\r\n")
+    text = b"Subject: early\r\n\r\ntext before the 354\r\n.\r\nQUIT\r\n"
+    for what, tail in (("message text", text), ("a command", b"QUIT\r\n")):
+        before = queue_messages()
+        out = raw_session("127.0.1.9", [commands + tail])
+        check(out.rstrip().endswith("554 5.5.0 Error: SMTP protocol synchronization"),
+              f"{what} in the same write as DATA: 554 5.5.0 is the last reply ({out[-120:]!r})")
+        check("354 " not in out and "221 " not in out and "(no close" not in out,
+              f"... no 354, no reply to anything behind DATA, and the server closed")
+        check(out.count("250 2.1.5") == 1, "... after the pipelined MAIL and RCPT were accepted")
+        check(queue_messages() == before, f"... and nothing reached MailRoot\\Queue")
+    before = queue_messages()
+    out = raw_session("127.0.1.9", [commands, text], wait_after=(0,))
+    check("354 " in out and "250 2.0.0 Message accepted" in out and "554 " not in out,
+          "MAIL, RCPT and DATA in one write, the text after the 354: accepted")
+    check(len(queue_messages() - before) == 1, "... and queued once")
 
 
 def test_limits():
@@ -675,7 +721,8 @@ def port_open():
 
 def main():
     tests = [test_article_examples, test_local_recipients_and_tricks, test_local_ip_list,
-             test_auth, test_smuggling, test_limits, test_many_sources_concurrently, test_swaks,
+             test_auth, test_smuggling, test_improper_pipelining, test_limits,
+             test_many_sources_concurrently, test_swaks,
              test_idle_sessions_cost_no_thread_each, test_idle_timeout, test_protocol_log,
              test_denial_rate_limit, test_stop_during_data]
     only = sys.argv[1:]

@@ -15,6 +15,7 @@
 #include "cli/check_volumes.h"
 #include "diag.h"
 #include "config/live_config.h"
+#include "tls/tls_credentials.h"
 #include "relay_lint.h"
 #include "relay_policy.h"
 #include "settings.h"
@@ -235,6 +236,28 @@ static bool is_relay_setting(const char *name)
            !_stricmp(name, "RelayLocalIPList");
 }
 
+/* Whether the service would offer STARTTLS, with the certificate it would serve: the same
+ * lookup the service makes at start and reload. Returns the warnings printed (0 or 1). */
+static size_t check_tls(const regio_config *config)
+{
+    if (config->tls_certificate_state == REGIO_VALUE_UNREADABLE) {
+        printf("STARTTLS: not offered: TlsCertificate is not valid\n");
+        return 1;
+    }
+    const char *selector = config->tls_certificate[0] ? config->tls_certificate : config->host_name;
+    char why[256] = "";
+    struct tls_credentials *credentials = tls_credentials_from_store(selector, why, sizeof(why));
+    if (!credentials) {
+        printf("STARTTLS: not offered: %s (warning: AUTH%s is then never possible; `imsrelay.exe "
+               "install` makes a self-signed certificate for SmtpHostName)\n",
+               why, config->auth_without_tls.value == 1 ? " inside TLS" : "");
+        return 1;
+    }
+    printf("STARTTLS: offered with %s\n", tls_credentials_describe(credentials));
+    tls_credentials_free(credentials);
+    return 0;
+}
+
 int cmd_check(int argc, wchar_t **argv)
 {
     (void)argv;
@@ -291,7 +314,7 @@ int cmd_check(int argc, wchar_t **argv)
             print_diag(&shown.items[i]);
         }
     }
-    size_t volume_warnings = check_volumes_warn(config->mail_root);
+    size_t volume_warnings = check_volumes_warn(config->mail_root) + check_tls(config);
     size_t errors = regio_diag_count(diags, REGIO_SEV_ERROR);
     size_t warnings = regio_diag_count(diags, REGIO_SEV_WARNING) - errors + volume_warnings;
     printf("result: %s, %zu error%s, %zu warning%s\n", errors ? "invalid" : "valid", errors,

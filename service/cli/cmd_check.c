@@ -237,21 +237,27 @@ static bool is_relay_setting(const char *name)
 }
 
 /* Whether the service would offer STARTTLS, with the certificate it would serve: the same
- * lookup the service makes at start and reload. Returns the warnings printed (0 or 1). */
+ * lookup the service makes at start and reload. Without one, a warning when RelayFlags lets
+ * authenticated clients relay and AUTH is allowed only inside TLS (no client could then
+ * authenticate); otherwise a note. Returns the warnings printed (0 or 1). */
 static size_t check_tls(const regio_config *config)
 {
-    if (config->tls_certificate_state == REGIO_VALUE_UNREADABLE) {
-        printf("STARTTLS: not offered: TlsCertificate is not valid\n");
-        return 1;
+    char why[256] = "TlsCertificate is not valid";
+    struct tls_credentials *credentials = NULL;
+    if (config->tls_certificate_state != REGIO_VALUE_UNREADABLE) {
+        const char *selector =
+                config->tls_certificate[0] ? config->tls_certificate : config->host_name;
+        credentials = tls_credentials_from_store(selector, why, sizeof(why));
     }
-    const char *selector = config->tls_certificate[0] ? config->tls_certificate : config->host_name;
-    char why[256] = "";
-    struct tls_credentials *credentials = tls_credentials_from_store(selector, why, sizeof(why));
     if (!credentials) {
-        printf("STARTTLS: not offered: %s (warning: AUTH%s is then never possible; `imsrelay.exe "
-               "install` makes a self-signed certificate for SmtpHostName)\n",
-               why, config->auth_without_tls.value == 1 ? " inside TLS" : "");
-        return 1;
+        bool auth_lost = (config->relay_flags.value & 8) && config->auth_without_tls.value == 0;
+        printf("STARTTLS: %snot offered: %s (`imsrelay.exe install` makes a self-signed "
+               "certificate for SmtpHostName)%s\n",
+               auth_lost ? "warning: " : "", why,
+               auth_lost ? "; RelayFlags bit 4 lets authenticated clients relay, but AUTH is "
+                           "accepted only inside TLS"
+                         : "");
+        return auth_lost ? 1 : 0;
     }
     printf("STARTTLS: offered with %s\n", tls_credentials_describe(credentials));
     tls_credentials_free(credentials);

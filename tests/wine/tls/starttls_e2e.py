@@ -17,10 +17,15 @@ import os
 import smtplib
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
 
+WINE = os.environ["WINE"]
+EXE = os.environ["E2E_EXE"]
+EVENTS = os.environ["E2E_EVENTS"]
+KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters"
 PORT = int(os.environ["IMSRELAY_PORT"])
 MAILROOT = os.environ["IMSRELAY_MAILROOT"]
 HOST = os.environ["IMSRELAY_HOST"]
@@ -293,11 +298,70 @@ def test_concurrent(n=100):
           flush=True)
 
 
+def wine(*args):
+    return subprocess.run([WINE, *args], capture_output=True, text=True,
+                          env=dict(os.environ, WINEDEBUG="-all"), timeout=120)
+
+
+def event_strings():
+    with open(EVENTS, "r", errors="replace") as f:
+        text = f.read()
+    return [line.split(' L"', 1)[1][:-1] for line in text.splitlines()
+            if ":eventlog:ReportEventW L\"" in line and line.endswith('"')]
+
+
+def reload_and_wait():
+    """imsrelay.exe reload (PARAMCHANGE); returns once its reload event is written, which
+    happens after the new snapshot (and its certificate) is in force."""
+    before = sum(1 for v in event_strings() if v.startswith("requested by a PARAMCHANGE"))
+    r = wine(EXE, "reload")
+    return r.returncode == 0 and eventually(
+        lambda: sum(1 for v in event_strings()
+                    if v.startswith("requested by a PARAMCHANGE")) > before)
+
+
+def ehlo_features(source):
+    c = client(source)
+    try:
+        c.ehlo("client.test")
+        return set(c.esmtp_features)
+    finally:
+        c.quit()
+
+
+def test_reload_without_certificate():
+    """A TlsCertificate that names no certificate: on reload, STARTTLS is no longer offered
+    (and the event says why), the service keeps serving in clear, AUTH stays refused; back to
+    the default, STARTTLS returns."""
+    missing = "00" * 20
+    wine("reg", "add", KEY, "/v", "TlsCertificate", "/t", "REG_SZ", "/d", missing, "/f")
+    check(reload_and_wait(), "reload with a TlsCertificate that names no certificate")
+    check(any(v == f"no certificate with thumbprint {missing} in LocalMachine\\\\My"
+              for v in event_strings()),
+          "the event says which certificate is missing (Wine's capture doubles backslashes)")
+    features = ehlo_features("127.0.7.4")
+    check("starttls" not in features and "auth" not in features,
+          f"without a certificate EHLO offers neither STARTTLS nor AUTH: {sorted(features)}")
+    c = client("127.0.7.4")
+    c.ehlo("client.test")
+    code, _ = c.docmd("STARTTLS")
+    check(code == 502, f"STARTTLS without a certificate gets 502: {code}")
+    code, _ = c.docmd("AUTH PLAIN " + base64.b64encode(b"\0alice\0s3cret pass").decode())
+    check(code == 530, f"AUTH in clear stays refused: {code}")
+    c.quit()
+    check(not handshake_then_mail("127.0.7.4"), "a client that insists on STARTTLS cannot get it")
+    wine("reg", "delete", KEY, "/v", "TlsCertificate", "/f")
+    check(reload_and_wait(), "reload with TlsCertificate deleted")
+    check("starttls" in ehlo_features("127.0.7.4"), "STARTTLS is offered again")
+    check(handshake_then_mail("127.0.0.1"), "and a TLS session delivers a message")
+
+
 def main():
     test_auth()
     test_injection()
     test_failed_and_abandoned_handshakes()
     test_concurrent()
+    test_reload_without_certificate()
     if failures:
         print(f"{len(failures)} checks failed", flush=True)
         sys.exit(1)

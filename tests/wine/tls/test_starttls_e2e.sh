@@ -107,5 +107,23 @@ grep -q 'TLS handshake abandoned: timed out' <<<"$log" || e2e_fail "the protocol
 grep -q 'TLS established: TLSv1.2 TLS_ECDHE_RSA_WITH_' <<<"$log" || e2e_fail "the protocol log shows no TLS session"
 grep -q 'inject@evil.test' <<<"$log" && e2e_fail "the injected command reached the protocol log"
 
+# net stop with a session idle inside TLS: it is told 421 4.3.2 inside TLS, then closed.
+python3 - "$port" >"$E2E_DIR/stop-session.out" 2>&1 <<'PY' &
+import smtplib, ssl, sys
+c = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=120)
+c.ehlo("stop.test")
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+c.starttls(context=ctx)
+c.ehlo("stop.test")
+print("inside TLS", flush=True)
+print("reply:", c.getreply(), flush=True)
+PY
+stop_client=$!
+e2e_wait 60 grep -q 'inside TLS' "$E2E_DIR/stop-session.out"
 e2e_stop_service
+timeout 60 tail --pid=$stop_client -f /dev/null || e2e_fail "the TLS session outlived net stop"
+grep -q "reply: (421, b'4.3.2 " "$E2E_DIR/stop-session.out" ||
+    e2e_fail "the TLS session was not told 421 4.3.2 at stop: $(cat "$E2E_DIR/stop-session.out")"
 e2e_pass

@@ -334,6 +334,11 @@ regio_config *regio_config_build_with_defaults(const regio_raw_value *values, si
                        "%zu more values that imsrelay does not read are ignored",
                        unknown - UNKNOWN_REPORTS_MAX);
     }
+    if (config->auth_without_tls.value == 1) {
+        regio_diag_add(diags, REGIO_SEV_WARNING, "AuthWithoutTls", 0, NULL,
+                       "is 1: AUTH is accepted outside TLS, so passwords may cross the network "
+                       "in clear; set it to 0 once every client uses STARTTLS");
+    }
     if (config->relay_flags.state == REGIO_VALUE_ABSENT) {
         /* A note only: the relay engine gives the policy-level warning for RelayFlags 0. */
         regio_diag_add(diags, REGIO_SEV_INFO, "RelayFlags", 0, NULL,

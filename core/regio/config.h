@@ -124,6 +124,12 @@ typedef struct regio_config {
     /* Authentication. */
     regio_dword auth_windows_accounts; /* 1: also check Windows accounts (LogonUserW) */
     regio_dword auth_attempts_per_client_per_minute;
+    regio_dword auth_without_tls; /* 1: AUTH in clear too; 0: only after STARTTLS */
+
+    /* STARTTLS: the listener's certificate, a thumbprint or a host name (tls_selector.h);
+     * "" for the certificate of SmtpHostName. */
+    const char *tls_certificate;
+    regio_value_state tls_certificate_state;
 
     /* Delivery onward (read again at each attempt, so a change applies to queued mail). */
     const char *smart_host; /* SmartHost, "" for none: MX delivery; valid route_smarthost */

@@ -9,6 +9,7 @@
 #include "identity.h"
 #include "route.h"
 #include "smtp_limits.h"
+#include "tls_selector.h"
 
 /* The limits the SMTP engine enforces take their upper bounds from the engine's own header
  * (core/smtp/smtp_limits.h), not the reverse: the engine owns what it can hold and must stay
@@ -96,6 +97,17 @@ static const char *check_duration(const char *text)
         return NULL;
     }
     return check_reason;
+}
+
+/* TlsCertificate: a thumbprint or a host name (core/tls/tls_selector.h). */
+static const char *check_tls_certificate(const char *text)
+{
+    struct tls_selector parsed;
+    const char *why = NULL;
+    if (tls_selector_parse(text, strlen(text), &parsed, &why)) {
+        return NULL;
+    }
+    return why;
 }
 
 /* DnsQuery_W takes its servers as an IP4_ARRAY: dotted IPv4 addresses only, without
@@ -295,6 +307,20 @@ static const regio_setting settings[] = {
                   "password hashing against floods (like Postfix's "
                   "smtpd_client_auth_rate_limit).",
                   auth_attempts_per_client_per_minute),
+        DWORD_ROW("AuthWithoutTls", "Parameters", 0, 0, 1, 0, "0",
+                  "1: AUTH is also offered and accepted outside TLS, for old clients that "
+                  "cannot STARTTLS (`check` warns). 0: AUTH only after STARTTLS, outside it "
+                  "530 5.7.0. Defends passwords against anyone who can read the network.",
+                  auth_without_tls),
+        DEFAULT_STRING_ROW("TlsCertificate", check_tls_certificate, true, "",
+                           "40 hexadecimal digits or a DNS name",
+                           "empty (the certificate for SmtpHostName)",
+                           "The certificate STARTTLS serves, from LocalMachine\\My: its "
+                           "thumbprint or the host name it is issued for. Empty: the one for "
+                           "SmtpHostName (`install` makes a self-signed one). None usable: no "
+                           "STARTTLS is offered (event, `check` says so). Defends mail and "
+                           "passwords against reading on the network.",
+                           tls_certificate, tls_certificate_state),
         DEFAULT_STRING_ROW("SmartHost", check_smart_host, true, "", "4096 characters, 16 hosts",
                            "empty (MX delivery)",
                            "Where relayed mail goes: comma-separated `host`, `host:port`, "
@@ -334,7 +360,7 @@ _Static_assert(sizeof(settings) / sizeof(settings[0]) == REGIO_SETTING_COUNT,
 bool regio_setting_fleet_wide(const regio_setting *setting)
 {
     static const char *const machine_specific[] = {"IPEnableRouter", "MailRoot", "SmtpHostName",
-                                                   "ListenAddresses"};
+                                                   "ListenAddresses", "TlsCertificate"};
     for (size_t i = 0; i < sizeof(machine_specific) / sizeof(machine_specific[0]); i++) {
         if (!strcmp(setting->name, machine_specific[i])) {
             return false;

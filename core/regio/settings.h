@@ -47,7 +47,7 @@ typedef struct regio_setting {
 } regio_setting;
 
 /* How many settings the table has (regio_settings() returns exactly this many). */
-#define REGIO_SETTING_COUNT 40
+#define REGIO_SETTING_COUNT 42
 
 /* Every setting, in documentation order. */
 const regio_setting *regio_settings(size_t *count);
@@ -55,7 +55,8 @@ const regio_setting *regio_settings(size_t *count);
 /* True for a setting that means the same on every server of a fleet, which Group Policy
  * may therefore set (the ADMX offers it, `policy export` writes it); false for
  * IPEnableRouter (Windows' own switch, in another key) and for the values that name one
- * machine: MailRoot, SmtpHostName, ListenAddresses. */
+ * machine: MailRoot, SmtpHostName, ListenAddresses, TlsCertificate (a thumbprint is one
+ * machine's certificate). */
 bool regio_setting_fleet_wide(const regio_setting *setting);
 
 /* The setting whose name equals `name` ignoring ASCII case, or NULL. */

@@ -209,6 +209,10 @@ void smtp_auth_command(smtp_session *s, const char *arg, size_t len)
         smtp_reply(s, "502 5.5.1 AUTH not available");
         return;
     }
+    if (!smtp_auth_offered(s)) {
+        smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        return;
+    }
     if (!s->helo_done || !s->esmtp) {
         smtp_reply(s, "503 5.5.1 Send EHLO first");
         return;

@@ -60,7 +60,10 @@ static void greet(smtp_session *s, const char *arg, size_t len, bool esmtp)
     smtp_reply(s, "250-8BITMIME");
     smtp_reply(s, "250-PIPELINING");
     smtp_reply(s, "250-ENHANCEDSTATUSCODES");
-    if (s->host.auth_available) {
+    if (smtp_starttls_offered(s)) {
+        smtp_reply(s, "250-STARTTLS");
+    }
+    if (smtp_auth_offered(s)) {
         smtp_reply(s, "250-AUTH PLAIN LOGIN");
     }
     smtp_reply(s, "250 HELP");
@@ -389,17 +392,27 @@ static void cmd_help(smtp_session *s, const char *arg, size_t len)
 {
     (void)arg;
     (void)len;
-    smtp_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s",
-               s->host.auth_available ? " AUTH" : "");
+    smtp_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s%s",
+               smtp_starttls_offered(s) ? " STARTTLS" : "", smtp_auth_offered(s) ? " AUTH" : "");
 }
 
 static const struct {
     const char *verb;
     command_fn fn;
 } commands[] = {
-        {"HELO", cmd_helo}, {"EHLO", cmd_ehlo}, {"MAIL", cmd_mail}, {"RCPT", cmd_rcpt},
-        {"DATA", cmd_data}, {"RSET", cmd_rset}, {"NOOP", cmd_noop}, {"QUIT", cmd_quit},
-        {"VRFY", cmd_vrfy}, {"EXPN", cmd_expn}, {"HELP", cmd_help}, {"AUTH", smtp_auth_command},
+        {"HELO", cmd_helo},
+        {"EHLO", cmd_ehlo},
+        {"MAIL", cmd_mail},
+        {"RCPT", cmd_rcpt},
+        {"DATA", cmd_data},
+        {"RSET", cmd_rset},
+        {"NOOP", cmd_noop},
+        {"QUIT", cmd_quit},
+        {"VRFY", cmd_vrfy},
+        {"EXPN", cmd_expn},
+        {"HELP", cmd_help},
+        {"AUTH", smtp_auth_command},
+        {"STARTTLS", smtp_starttls_command},
 };
 
 void smtp_command(smtp_session *s, char *line, size_t len)
@@ -419,7 +432,8 @@ void smtp_command(smtp_session *s, char *line, size_t len)
     }
     smtp_log_received(s, line, len);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (verb == 4 && ascii_equal_nocase(line, commands[i].verb, 4)) {
+        size_t n = strlen(commands[i].verb);
+        if (verb == n && ascii_equal_nocase(line, commands[i].verb, n)) {
             commands[i].fn(s, arg, (size_t)(end - arg));
             return;
         }

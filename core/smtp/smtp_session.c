@@ -447,8 +447,8 @@ size_t smtp_session_feed(smtp_session *s, const void *bytes, size_t len)
     const uint8_t *in = bytes;
     size_t used = 0;
     while (used < len) {
-        if (s->phase == SMTP_PHASE_CLOSED) {
-            return len;
+        if (s->phase == SMTP_PHASE_CLOSED || s->phase == SMTP_PHASE_TLS_PENDING) {
+            return len; /* after STARTTLS: sent in clear behind it, never executed */
         }
         if (s->delay_ms > 0 || s->auth_pending || !reserve_output(s)) {
             break;
@@ -459,7 +459,7 @@ size_t smtp_session_feed(smtp_session *s, const void *bytes, size_t len)
             used += line_step(s, in + used, len - used);
         }
     }
-    return s->phase == SMTP_PHASE_CLOSED ? len : used;
+    return s->phase == SMTP_PHASE_CLOSED || s->phase == SMTP_PHASE_TLS_PENDING ? len : used;
 }
 
 smtp_output smtp_session_output(const smtp_session *s)
@@ -469,6 +469,7 @@ smtp_output smtp_session_output(const smtp_session *s)
     out.length = s->out_len;
     out.delay_ms = s->delay_ms;
     out.close = s->close_after_output;
+    out.start_tls = s->phase == SMTP_PHASE_TLS_PENDING;
     return out;
 }
 

@@ -1,5 +1,5 @@
 /* The SMTP server protocol engine (RFC 5321, with SIZE, 8BITMIME, PIPELINING,
- * ENHANCEDSTATUSCODES and AUTH PLAIN/LOGIN): bytes in, replies and actions out.
+ * ENHANCEDSTATUSCODES, STARTTLS and AUTH PLAIN/LOGIN): bytes in, replies and actions out.
  *
  * One smtp_session per connection. No I/O, no threads, no clock: the host (Winsock layer)
  * feeds whatever bytes arrive, in any chunking, sends the output the engine produces, and
@@ -38,7 +38,7 @@
  * Replies (every one with an enhanced status code, RFC 3463):
  *   220 greeting; 221 2.0.0 QUIT; 250 HELO/EHLO/MAIL 2.1.0/RCPT 2.1.5/RSET NOOP 2.0.0;
  *   252 2.5.0 VRFY; 214 2.0.0 HELP; 354 DATA; 250 2.0.0 message accepted;
- *   235 2.7.0 AUTH ok; 334 AUTH challenge;
+ *   235 2.7.0 AUTH ok; 334 AUTH challenge; 220 2.0.0 Ready to start TLS;
  *   421 4.3.2 shutting down; 421 4.4.2 idle timeout; 421 4.7.0 too many AUTH failures;
  *   451 4.3.0 host could not take or store the message; 452 4.5.3 too many recipients;
  *   452 4.3.1 host storage limit reached (storage_full), or no memory for another recipient;
@@ -46,7 +46,9 @@
  *   500 5.5.2 unknown command, line too long, bad line ending or characters;
  *   501 5.5.4 bad arguments; 501 5.1.7 bad sender; 501 5.1.3 bad recipient;
  *   501 5.7.0 AUTH cancelled; 501 5.5.2 undecodable AUTH response;
- *   502 5.5.1 AUTH not offered; 503 5.5.1 bad sequence; 504 5.5.4 unknown AUTH mechanism;
+ *   502 5.5.1 AUTH or STARTTLS not offered; 503 5.5.1 bad sequence (STARTTLS inside TLS or
+ *   in a mail transaction too); 504 5.5.4 unknown AUTH mechanism;
+ *   530 5.7.0 AUTH outside TLS (unless auth_without_tls);
  *   535 5.7.8 bad credentials; 550 5.7.1 <rcpt>... relaying prohibited;
  *   550 5.6.0 bare CR or LF in the message (see smtp_data.h); 552 5.3.4 message too large;
  *   554 5.5.0 improper pipelining: bytes offered behind a DATA line in the same feed (the
@@ -143,6 +145,13 @@ typedef struct smtp_host {
     const char *const *local_domains;
     size_t local_domain_count;
     bool auth_available; /* advertise and accept AUTH PLAIN LOGIN (needs auth_check) */
+    /* AUTH outside TLS too (AuthWithoutTls=1). false: AUTH is offered and accepted only
+     * after STARTTLS, and outside TLS is answered 530 5.7.0, so no password crosses the
+     * network in clear. */
+    bool auth_without_tls;
+    /* The host can run a TLS handshake (a certificate is usable): EHLO offers STARTTLS until
+     * the session is inside TLS. */
+    bool tls_available;
     smtp_limits limits;
 
     /* A recipient that is not local. NULL: every relay is denied (fail closed). */
@@ -179,6 +188,12 @@ typedef struct smtp_output {
     size_t length;
     uint32_t delay_ms; /* wait this long before sending them (failed AUTH) */
     bool close;        /* close the connection once these bytes are sent */
+    /* Once these bytes (the 220 to STARTTLS) are sent, run the TLS handshake (server side);
+     * when it is done call smtp_session_tls_started(); when it fails, close. Every byte the
+     * client sent in clear after the STARTTLS line is thrown away: the engine consumes and
+     * ignores whatever is fed until then, and the host must put nothing that arrived before
+     * the handshake into it (RFC 3207 section 6, the command injection of CVE-2011-0411). */
+    bool start_tls;
 } smtp_output;
 
 /* A new session with the 220 greeting queued. The host struct is copied (the strings it
@@ -200,6 +215,14 @@ void smtp_session_auth_result(smtp_session *session, smtp_auth_verdict verdict);
 /* An AUTH verdict is awaited: the host must not feed, and resumes the session after
  * smtp_session_auth_result(). */
 bool smtp_session_auth_pending(const smtp_session *session);
+
+/* The TLS handshake the output asked for (start_tls) is done: the session starts afresh
+ * inside TLS, as RFC 3207 asks: no HELO/EHLO, no transaction, not authenticated, nothing
+ * left of a partial command line. No reply is queued (the client speaks first, with EHLO).
+ * Ignored unless a handshake was asked for. */
+void smtp_session_tls_started(smtp_session *session);
+/* The session runs inside TLS (after smtp_session_tls_started). */
+bool smtp_session_tls_active(const smtp_session *session);
 
 /* The service is stopping: 421 4.3.2, abort a message in progress, close. */
 void smtp_session_shutdown(smtp_session *session);

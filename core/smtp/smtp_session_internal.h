@@ -9,7 +9,7 @@
 
 /* Output is bounded: a step (one command line, or the end of a message) runs only when
  * SMTP_STEP_ROOM bytes are free. No step queues more than SMTP_STEP_REPLY_MAX bytes (the
- * longest is EHLO: 7 lines, the first at most SMTP_REPLY_LINE_MAX), so a final 421 (at most
+ * longest is EHLO: 8 lines, the first at most SMTP_REPLY_LINE_MAX), so a final 421 (at most
  * SMTP_FINAL_REPLY_MAX) always fits after it. */
 #define SMTP_OUTPUT_CAPACITY  4096
 #define SMTP_STEP_ROOM        1536
@@ -25,7 +25,7 @@
 
 _Static_assert(SMTP_STEP_ROOM >= SMTP_STEP_REPLY_MAX + SMTP_FINAL_REPLY_MAX,
                "a final 421 must fit after any step");
-_Static_assert(SMTP_STEP_REPLY_MAX >= SMTP_REPLY_LINE_MAX + 2 + 6 * 32,
+_Static_assert(SMTP_STEP_REPLY_MAX >= SMTP_REPLY_LINE_MAX + 2 + 7 * 32,
                "the EHLO reply must fit in one step");
 
 typedef enum smtp_phase {
@@ -34,6 +34,8 @@ typedef enum smtp_phase {
     SMTP_PHASE_AUTH_PLAIN,      /* 334 sent, waiting for the PLAIN response */
     SMTP_PHASE_AUTH_LOGIN_USER, /* 334 VXNlcm5hbWU6 sent */
     SMTP_PHASE_AUTH_LOGIN_PASS, /* 334 UGFzc3dvcmQ6 sent */
+    SMTP_PHASE_TLS_PENDING,     /* 220 to STARTTLS sent: the host runs the handshake; every
+                                   byte fed meanwhile was sent in clear and is thrown away */
     SMTP_PHASE_CLOSED,          /* QUIT or 421: everything else is ignored */
 } smtp_phase;
 
@@ -48,6 +50,9 @@ struct smtp_session {
     bool helo_done;
     bool esmtp;
     char helo_name[SMTP_HOST_NAME_MAX + 1];
+
+    /* STARTTLS (smtp_starttls.c) */
+    bool tls_active; /* the host finished a handshake: the session runs inside TLS */
 
     /* AUTH */
     bool authenticated;
@@ -126,5 +131,12 @@ void smtp_auth_response(smtp_session *s, const char *line, size_t len);
 void smtp_auth_abandon(smtp_session *s);
 
 bool smtp_phase_is_auth(smtp_phase phase);
+
+/* STARTTLS (RFC 3207): the command, and whether STARTTLS and AUTH are offered now. */
+void smtp_starttls_command(smtp_session *s, const char *arg, size_t len);
+bool smtp_starttls_offered(const smtp_session *s);
+/* AUTH is offered: the host has it, and the session is inside TLS or the host allows it in
+ * clear (AuthWithoutTls). */
+bool smtp_auth_offered(const smtp_session *s);
 
 #endif

@@ -15,6 +15,7 @@
 #include "cli/check_volumes.h"
 #include "diag.h"
 #include "config/live_config.h"
+#include "tls/tls_credentials.h"
 #include "relay_lint.h"
 #include "relay_policy.h"
 #include "settings.h"
@@ -235,6 +236,34 @@ static bool is_relay_setting(const char *name)
            !_stricmp(name, "RelayLocalIPList");
 }
 
+/* Whether the service would offer STARTTLS, with the certificate it would serve: the same
+ * lookup the service makes at start and reload. Without one, a warning when RelayFlags lets
+ * authenticated clients relay and AUTH is allowed only inside TLS (no client could then
+ * authenticate); otherwise a note. Returns the warnings printed (0 or 1). */
+static size_t check_tls(const regio_config *config)
+{
+    char why[256] = "TlsCertificate is not valid";
+    struct tls_credentials *credentials = NULL;
+    if (config->tls_certificate_state != REGIO_VALUE_UNREADABLE) {
+        const char *selector =
+                config->tls_certificate[0] ? config->tls_certificate : config->host_name;
+        credentials = tls_credentials_from_store(selector, why, sizeof(why));
+    }
+    if (!credentials) {
+        bool auth_lost = (config->relay_flags.value & 8) && config->auth_without_tls.value == 0;
+        printf("STARTTLS: %snot offered: %s (`imsrelay.exe install` makes a self-signed "
+               "certificate for SmtpHostName)%s\n",
+               auth_lost ? "warning: " : "", why,
+               auth_lost ? "; RelayFlags bit 4 lets authenticated clients relay, but AUTH is "
+                           "accepted only inside TLS"
+                         : "");
+        return auth_lost ? 1 : 0;
+    }
+    printf("STARTTLS: offered with %s\n", tls_credentials_describe(credentials));
+    tls_credentials_free(credentials);
+    return 0;
+}
+
 int cmd_check(int argc, wchar_t **argv)
 {
     (void)argv;
@@ -291,7 +320,7 @@ int cmd_check(int argc, wchar_t **argv)
             print_diag(&shown.items[i]);
         }
     }
-    size_t volume_warnings = check_volumes_warn(config->mail_root);
+    size_t volume_warnings = check_volumes_warn(config->mail_root) + check_tls(config);
     size_t errors = regio_diag_count(diags, REGIO_SEV_ERROR);
     size_t warnings = regio_diag_count(diags, REGIO_SEV_WARNING) - errors + volume_warnings;
     printf("result: %s, %zu error%s, %zu warning%s\n", errors ? "invalid" : "valid", errors,

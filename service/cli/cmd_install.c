@@ -1,6 +1,7 @@
 /* imsrelay.exe install: what an administrator would otherwise do by hand with sc.exe and
- * regedit: the service, its event source, safe defaults in Parameters, and MailRoot with
- * its access rights. Idempotent; says what it did, line by line. */
+ * regedit: the service, its event source, safe defaults in Parameters, MailRoot with its
+ * access rights, and (as Exchange setup does) a self-signed certificate for STARTTLS when
+ * none is configured. Idempotent; says what it did, line by line. */
 #include <windows.h>
 #include <aclapi.h>
 #include <sddl.h>
@@ -11,6 +12,10 @@
 
 #include "cli/cli_admin.h"
 #include "cli/commands.h"
+#include "config/live_config.h"
+#include "tls/tls_credentials.h"
+#include "tls/tls_selfsigned.h"
+#include "tls_selector.h"
 #include "events/eventlog.h"
 #include "host/svc_host.h"
 
@@ -287,6 +292,57 @@ static int install_service(const wchar_t *exe)
     return 0;
 }
 
+/* STARTTLS needs a certificate: when TlsCertificate is empty and LocalMachine\My has none for
+ * SmtpHostName (or this computer's name), one is made, self-signed, with its key inside the
+ * machine's key store. A failure here costs STARTTLS, not the installation. */
+static int install_tls_certificate(void)
+{
+    live_config live;
+    if (!live_config_read(&live)) {
+        return cli_admin_fail(L"cannot read the configuration", ERROR_OUTOFMEMORY);
+    }
+    const regio_config *config = live.config;
+    if (config->tls_certificate[0] || config->tls_certificate_state == REGIO_VALUE_UNREADABLE) {
+        fwprintf(stdout, L"TLS certificate: TlsCertificate is set: kept as the administrator "
+                         L"set it\n");
+        live_config_free(&live);
+        return 0;
+    }
+    const char *host = config->host_name;
+    char why[256] = "";
+    struct tls_credentials *existing = tls_credentials_from_store(host, why, sizeof(why));
+    if (existing) {
+        fwprintf(stdout, L"TLS certificate: %hs (found in LocalMachine\\My for %hs)\n",
+                 tls_credentials_describe(existing), host);
+        tls_credentials_free(existing);
+        live_config_free(&live);
+        return 0;
+    }
+    if (!tls_selector_host_name_valid(host, false)) {
+        fwprintf(stdout,
+                 L"TLS certificate: none made: SmtpHostName \"%hs\" is not a host name a "
+                 L"certificate can carry; STARTTLS is not offered\n",
+                 host);
+        live_config_free(&live);
+        return 0;
+    }
+    char thumbprint[TLS_SELFSIGNED_THUMBPRINT_TEXT];
+    if (tls_selfsigned_create(host, thumbprint, why, sizeof(why))) {
+        fwprintf(stdout,
+                 L"TLS certificate: made a self-signed certificate for %hs in "
+                 L"LocalMachine\\My, thumbprint %hs, for STARTTLS (clients that verify "
+                 L"certificates need one from a CA: import it and set TlsCertificate)\n",
+                 host, thumbprint);
+    } else {
+        fwprintf(stdout,
+                 L"TLS certificate: none made (%hs); STARTTLS is not offered until "
+                 L"TlsCertificate names a certificate in LocalMachine\\My\n",
+                 why);
+    }
+    live_config_free(&live);
+    return 0;
+}
+
 int cmd_install(int argc, wchar_t **argv)
 {
     (void)argv;
@@ -312,6 +368,9 @@ int cmd_install(int argc, wchar_t **argv)
     }
     if (!rc) {
         rc = install_mail_root();
+    }
+    if (!rc) {
+        rc = install_tls_certificate();
     }
     if (!rc) {
         fwprintf(stdout, L"Installed. Start it with: net start %ls\n", SVC_NAME_W);

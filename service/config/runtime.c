@@ -11,6 +11,7 @@
 #include "fnv1a.h"
 #include "identity.h"
 #include "settings.h"
+#include "tls/tls_credentials.h"
 
 struct runtime_snapshot {
     volatile LONG refs;
@@ -18,6 +19,8 @@ struct runtime_snapshot {
     relay_policy *policy;
     uint64_t fingerprint;
     char description[512];
+    struct tls_credentials *tls; /* NULL: no STARTTLS, tls_why says why */
+    char tls_why[320];
 };
 
 #define WATCH_CHAINS 3 /* Parameters, the policy key, Tcpip\\Parameters */
@@ -63,6 +66,24 @@ static void describe(runtime_snapshot *s)
              counts[1] == 1 ? "" : "s", counts[2], counts[2] == 1 ? "" : "s");
 }
 
+/* The certificate is looked up at every reading, so a reload also picks up a certificate
+ * that was renewed or imported since (same TlsCertificate, new thumbprint). A certificate that
+ * cannot be used costs STARTTLS, never the service. */
+static void load_tls(runtime_snapshot *s)
+{
+    const regio_config *c = s->config;
+    if (c->tls_certificate_state == REGIO_VALUE_UNREADABLE) {
+        snprintf(s->tls_why, sizeof(s->tls_why), "TlsCertificate is not valid");
+        return;
+    }
+    const char *selector = c->tls_certificate[0] ? c->tls_certificate : c->host_name;
+    char why[256] = "";
+    s->tls = tls_credentials_from_store(selector, why, sizeof(why));
+    if (!s->tls) {
+        snprintf(s->tls_why, sizeof(s->tls_why), "%s", why[0] ? why : "no usable certificate");
+    }
+}
+
 /* Reads the registry and compiles the rules. NULL only when out of memory. diags must be
  * empty: it receives the diagnostics of the reading. */
 static runtime_snapshot *snapshot_build(regio_diag_list *diags)
@@ -79,6 +100,7 @@ static runtime_snapshot *snapshot_build(regio_diag_list *diags)
     *diags = live.diags;
     describe(s);
     s->fingerprint = regio_config_fingerprint(s->config, diags);
+    load_tls(s);
     return s;
 }
 
@@ -87,6 +109,7 @@ void runtime_snapshot_release(runtime_snapshot *snapshot)
     if (snapshot && InterlockedDecrement(&snapshot->refs) == 0) {
         relay_policy_free(snapshot->policy);
         regio_config_free(snapshot->config);
+        tls_credentials_free(snapshot->tls);
         free(snapshot);
     }
 }
@@ -104,6 +127,16 @@ const relay_policy *runtime_snapshot_policy(const runtime_snapshot *snapshot)
 const char *runtime_snapshot_description(const runtime_snapshot *snapshot)
 {
     return snapshot->description;
+}
+
+struct tls_credentials *runtime_snapshot_tls(const runtime_snapshot *snapshot)
+{
+    return snapshot->tls;
+}
+
+const char *runtime_snapshot_tls_why(const runtime_snapshot *snapshot)
+{
+    return snapshot->tls_why;
 }
 
 runtime_snapshot *runtime_acquire(runtime *rt)
@@ -205,6 +238,11 @@ static void standing_warnings(const runtime_snapshot *s)
         char router[16];
         snprintf(router, sizeof(router), "%lu", (unsigned long)c->ip_enable_router.value);
         eventlog_write(MSG_LOCAL_IP_IGNORED, router, NULL);
+    }
+    if (s->tls) {
+        eventlog_write(MSG_TLS_READY, tls_credentials_describe(s->tls), NULL);
+    } else {
+        eventlog_write(MSG_TLS_UNAVAILABLE, s->tls_why, NULL);
     }
 }
 

@@ -16,6 +16,8 @@
 #include "relay_policy.h"
 #include "host/svc_status.h"
 
+struct tls_credentials;
+
 typedef struct runtime runtime;
 typedef struct runtime_snapshot runtime_snapshot;
 
@@ -50,6 +52,12 @@ void runtime_snapshot_release(runtime_snapshot *snapshot);
 
 const regio_config *runtime_snapshot_config(const runtime_snapshot *snapshot);
 const relay_policy *runtime_snapshot_policy(const runtime_snapshot *snapshot);
+
+/* The listener's certificate for STARTTLS, loaded with the snapshot (TlsCertificate, or the
+ * certificate of SmtpHostName), shared by every session that holds the snapshot; NULL when
+ * none is usable, and then runtime_snapshot_tls_why() says why (STARTTLS is not offered). */
+struct tls_credentials *runtime_snapshot_tls(const runtime_snapshot *snapshot);
+const char *runtime_snapshot_tls_why(const runtime_snapshot *snapshot);
 
 /* The effective relay rules in words (relay_policy_describe), UTF-8, for events. */
 const char *runtime_snapshot_description(const runtime_snapshot *snapshot);

@@ -32,6 +32,8 @@ const eventlog_entry eventlog_catalog[] = {
         ENTRY(MSG_DESTINATION_UNREACHABLE, 4),
         ENTRY(MSG_BADMAIL, 3),
         ENTRY(MSG_QUEUE_DELETED, 4),
+        ENTRY(MSG_TLS_UNAVAILABLE, 1),
+        ENTRY(MSG_TLS_READY, 1),
 };
 
 const size_t eventlog_catalog_count = sizeof(eventlog_catalog) / sizeof(eventlog_catalog[0]);

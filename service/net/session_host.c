@@ -268,6 +268,8 @@ smtp_host session_host_smtp(session_host *h)
             .local_domains = config->local_domains.lines,
             .local_domain_count = config->local_domains.count,
             .auth_available = true,
+            .auth_without_tls = config->auth_without_tls.value == 1,
+            .tls_available = runtime_snapshot_tls(h->snapshot) != NULL,
             .limits = regio_engine_limits(config),
             .relay_check = relay_check,
             .auth_check = auth_check,

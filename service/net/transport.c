@@ -16,6 +16,7 @@
 #include "net/session_host.h"
 #include "smtp_session.h"
 #include "store/windows_accounts.h"
+#include "tls/tls_session.h"
 
 /* A session has at most one I/O in flight, so exactly one worker touches it at a time and
  * its state needs no lock of its own; the server lock guards only the session list and the
@@ -31,6 +32,8 @@
 #define WORKERS_MIN         4
 #define WORKERS_MAX         64
 #define WAKE_KEY_SHUTDOWN   ((ULONG_PTR)1)
+/* Plaintext decrypted and not yet fed to the engine: one command burst. */
+#define TLS_PLAIN_BYTES 4096
 
 typedef enum session_op {
     OP_NONE = 0, /* a worker is running the session */
@@ -52,6 +55,15 @@ typedef struct session {
     size_t received_len, received_used;
     bool delay_done;    /* the AUTH delay of the pending output has been waited */
     HANDLE delay_timer; /* timer-queue timer of that delay */
+
+    /* After STARTTLS (allocated then, so an idle session in clear holds none of it): what is
+     * received is ciphertext for tls, what the engine says is encrypted by it, and every send
+     * is tls's ciphertext. */
+    struct tls_session *tls;
+    uint8_t *plain; /* TLS_PLAIN_BYTES decrypted, plain_used of plain_len fed */
+    size_t plain_len, plain_used;
+    bool tls_failed;  /* send the alert that may be pending, then close */
+    bool tls_closing; /* close_notify queued after the last reply */
 
     /* Guarded by the server lock. */
     session_op op;
@@ -140,6 +152,8 @@ static void session_close(session *s)
     }
     session_host_finish(&s->host);
     closesocket(s->socket);
+    tls_session_free(s->tls);
+    free(s->plain);
     free(s->received);
     free(s);
 
@@ -203,6 +217,122 @@ static void auth_done(void *ctx)
     PostQueuedCompletionStatus(s->server->port, 0, 0, &s->overlapped);
 }
 
+/* ---- STARTTLS ----------------------------------------------------------------------- */
+
+typedef enum tls_step {
+    TLS_STEP_CONTINUE, /* something to do: go round the pump again */
+    TLS_STEP_RECEIVE,  /* nothing until more ciphertext arrives */
+    TLS_STEP_CLOSE,    /* the session is over */
+} tls_step;
+
+/* The 220 to STARTTLS is sent: from here on the connection carries TLS. The server's
+ * context is made now, not at accept, so that sessions that never ask cost nothing. */
+static bool tls_begin(session *s)
+{
+    struct tls_credentials *credentials = runtime_snapshot_tls(s->host.snapshot);
+    char why[200] = "no certificate";
+    if (credentials) {
+        s->tls = tls_session_new_server(credentials, why, sizeof(why));
+    }
+    s->plain = malloc(TLS_PLAIN_BYTES);
+    if (!s->tls || !s->plain) {
+        char what[240];
+        snprintf(what, sizeof(what), "STARTTLS failed: %s", s->plain ? why : "out of memory");
+        log_event(s, what);
+        return false;
+    }
+    /* Whatever arrived in clear behind the STARTTLS line was never executed (the engine threw
+     * it away); it must not be taken for the client's first TLS record either. */
+    s->received_used = s->received_len;
+    s->plain_len = s->plain_used = 0;
+    log_event(s, "STARTTLS: TLS handshake begun");
+    return true;
+}
+
+/* Received ciphertext into the TLS session, as much as it takes. False when it took none. */
+static bool tls_put_received(session *s)
+{
+    if (s->received_used >= s->received_len) {
+        return false;
+    }
+    size_t put = tls_session_put_ciphertext(s->tls, s->received + s->received_used,
+                                            s->received_len - s->received_used);
+    s->received_used += put;
+    return put > 0;
+}
+
+static tls_step tls_handshake_step(session *s)
+{
+    bool put = tls_put_received(s);
+    enum tls_result r = tls_session_handshake(s->tls);
+    if (r == TLS_OK) {
+        char what[160];
+        snprintf(what, sizeof(what), "TLS established: %s %s", tls_session_protocol(s->tls),
+                 tls_session_cipher(s->tls));
+        log_event(s, what);
+        smtp_session_tls_started(s->engine); /* a fresh session inside TLS (RFC 3207 4.2) */
+        return TLS_STEP_CONTINUE;
+    }
+    if (r != TLS_WANT_IO) {
+        char what[400];
+        snprintf(what, sizeof(what), "TLS handshake failed: %s",
+                 r == TLS_CLOSED ? "the client closed it" : tls_session_error(s->tls));
+        log_event(s, what);
+        s->tls_failed = true; /* its alert, if one is pending, goes out first */
+        return TLS_STEP_CONTINUE;
+    }
+    size_t pending = 0;
+    tls_session_pending_ciphertext(s->tls, &pending);
+    if (pending > 0 || (put && s->received_used < s->received_len)) {
+        return TLS_STEP_CONTINUE;
+    }
+    if (s->received_used < s->received_len) {
+        log_event(s, "TLS handshake failed: the client's records do not fit"); /* never spin */
+        return TLS_STEP_CLOSE;
+    }
+    return TLS_STEP_RECEIVE;
+}
+
+/* Decrypts the next plaintext for the engine. */
+static tls_step tls_read_step(session *s)
+{
+    for (;;) {
+        bool put = tls_put_received(s);
+        size_t got = 0;
+        enum tls_result r = tls_session_read(s->tls, s->plain, TLS_PLAIN_BYTES, &got);
+        if (r == TLS_OK && got > 0) {
+            s->plain_len = got;
+            s->plain_used = 0;
+            return TLS_STEP_CONTINUE;
+        }
+        if (r == TLS_CLOSED) {
+            log_event(s, "closed by the client (TLS close_notify)");
+            return TLS_STEP_CLOSE;
+        }
+        if (r != TLS_OK && r != TLS_WANT_IO) {
+            char what[400];
+            snprintf(what, sizeof(what), "TLS failed: %s", tls_session_error(s->tls));
+            log_event(s, what);
+            return TLS_STEP_CLOSE;
+        }
+        size_t pending = 0;
+        tls_session_pending_ciphertext(s->tls, &pending);
+        if (pending > 0) {
+            return TLS_STEP_CONTINUE;
+        }
+        if (s->received_used < s->received_len) {
+            if (put) {
+                continue;
+            }
+            log_event(s, "TLS failed: the client's records do not fit"); /* never spin */
+            return TLS_STEP_CLOSE;
+        }
+        return TLS_STEP_RECEIVE;
+    }
+}
+
+/* ---- The pump ------------------------------------------------------------------------- */
+
 /* Runs the session until it must wait for the network, a timer or a password check. */
 static void pump(session *s)
 {
@@ -216,6 +346,31 @@ static void pump(session *s)
                 continue;
             }
             return; /* the pool may run auth_done at once: nothing here touches s after */
+        }
+        if (s->tls) {
+            /* Ciphertext first: handshake messages, alerts, encrypted replies. */
+            size_t pending = 0;
+            const uint8_t *cipher = tls_session_pending_ciphertext(s->tls, &pending);
+            if (pending > 0) {
+                if (!post_send(s, cipher, pending)) {
+                    session_close(s);
+                }
+                return;
+            }
+            if (s->tls_failed || s->tls_closing) {
+                session_close(s);
+                return;
+            }
+            if (!tls_session_handshake_done(s->tls)) {
+                tls_step step = tls_handshake_step(s);
+                if (step == TLS_STEP_CLOSE || (step == TLS_STEP_RECEIVE && !post_recv(s))) {
+                    session_close(s);
+                }
+                if (step != TLS_STEP_CONTINUE) {
+                    return;
+                }
+                continue;
+            }
         }
         smtp_output out = smtp_session_output(s->engine);
         if (out.length > 0) {
@@ -238,19 +393,61 @@ static void pump(session *s)
                 }
                 set_op(s, OP_NONE); /* no timer: answer without the delay */
             }
+            if (s->tls) {
+                size_t accepted = 0;
+                enum tls_result r = tls_session_write(s->tls, out.bytes, out.length, &accepted);
+                size_t pending = 0;
+                tls_session_pending_ciphertext(s->tls, &pending);
+                if ((r != TLS_OK && r != TLS_WANT_IO) || (accepted == 0 && pending == 0)) {
+                    char what[400];
+                    snprintf(what, sizeof(what), "TLS failed: %s", tls_session_error(s->tls));
+                    log_event(s, what);
+                    session_close(s);
+                    return;
+                }
+                smtp_session_output_sent(s->engine, accepted);
+                continue; /* the ciphertext goes out at the top */
+            }
             if (!post_send(s, out.bytes, out.length)) {
                 session_close(s);
             }
             return;
         }
         if (out.close || smtp_session_closed(s->engine)) {
+            if (s->tls && tls_session_close(s->tls) == TLS_OK) {
+                s->tls_closing = true; /* close_notify, then close */
+                continue;
+            }
             session_close(s);
             return;
         }
-        if (s->received_used < s->received_len) {
-            size_t used = smtp_session_feed(s->engine, s->received + s->received_used,
-                                            s->received_len - s->received_used);
-            s->received_used += used;
+        if (out.start_tls && !s->tls) {
+            if (!tls_begin(s)) {
+                session_close(s);
+                return;
+            }
+            continue;
+        }
+        if (s->tls && s->plain_used == s->plain_len) {
+            tls_step step = tls_read_step(s);
+            if (step == TLS_STEP_CLOSE) {
+                session_close(s);
+                return;
+            }
+            if (step == TLS_STEP_CONTINUE) {
+                continue;
+            }
+        }
+        const uint8_t *input = s->tls ? s->plain + s->plain_used : s->received + s->received_used;
+        size_t available =
+                s->tls ? s->plain_len - s->plain_used : s->received_len - s->received_used;
+        if (available > 0) {
+            size_t used = smtp_session_feed(s->engine, input, available);
+            if (s->tls) {
+                s->plain_used += used;
+            } else {
+                s->received_used += used;
+            }
             if (used == 0 && smtp_session_output(s->engine).length == 0) {
                 session_close(s); /* cannot happen by the engine's contract; never spin */
                 return;
@@ -306,7 +503,11 @@ static void complete(session *s, DWORD bytes, DWORD error)
             session_close(s);
             return;
         }
-        smtp_session_output_sent(s->engine, bytes);
+        if (s->tls) {
+            tls_session_ciphertext_sent(s->tls, bytes);
+        } else {
+            smtp_session_output_sent(s->engine, bytes);
+        }
         s->delay_done = false;
         break;
     case OP_RECV:
@@ -322,6 +523,12 @@ static void complete(session *s, DWORD bytes, DWORD error)
                     s->received_capacity *= 2;
                 }
             }
+        } else if ((timed_out || stopping) && s->tls && !tls_session_handshake_done(s->tls)) {
+            /* In the middle of a handshake there is no channel to say 421 on. */
+            log_event(s, timed_out ? "TLS handshake abandoned: timed out"
+                                   : "TLS handshake abandoned: service stopping");
+            session_close(s);
+            return;
         } else if (timed_out) {
             log_event(s, timeout_reason ? timeout_reason : "idle timeout");
             smtp_session_timeout_because(s->engine, timeout_reply ? timeout_reply : "Idle timeout");

@@ -99,8 +99,9 @@ ims_wineserver_pid() {
     return 1
 }
 
+# Messages only: the queue manager writes a state file beside a message it deferred.
 ims_queue_count() {
-    find "$IMS_MAILROOT/Queue" -type f 2>/dev/null | wc -l
+    find "$IMS_MAILROOT/Queue" -type f -name '*.eml' 2>/dev/null | wc -l
 }
 
 # Accepted messages stay in Queue (the service has no delivery agent to drain it): emptied

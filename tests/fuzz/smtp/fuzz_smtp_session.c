@@ -3,10 +3,14 @@
  * text, CRLF, multi-line replies with one code), it never exceeds the output bound, the
  * engine always makes progress once its output is sent, messages open and close in pairs,
  * a relay that the host denied is never accepted (no input opens the relay), and the same
- * bytes fed whole or in random pieces give the same output.
+ * bytes fed whole or in random pieces give the same output. With STARTTLS offered: a
+ * password never reaches the host outside TLS unless it allows that, and after the
+ * handshake the session has no HELO and no account (RFC 3207 4.2).
  *
- * Input layout: byte 0 = callback answers and limits (bits), byte 1 = chunking seed, the
- * rest is the client's byte stream. */
+ * Input layout: byte 0 = callback answers and limits (bits), byte 1 = chunking seed (bit 2:
+ * STARTTLS offered, bit 4: AUTH in clear allowed), the rest is the client's byte stream.
+ * The handshake the engine asks for "takes" the stream up to the next 0x16 byte (a TLS
+ * handshake record's type): the session goes on inside TLS after it. */
 #include "smtp_session.h"
 
 #include <stdint.h>
@@ -22,6 +26,8 @@ typedef struct fuzz_host {
     uint64_t output_hash;
     uint64_t output_len;
     bool relay_allow;
+    bool auth_without_tls;
+    smtp_session *session;
     int open;
     /* Reply-line checker state. */
     int line_pos;    /* bytes of the current line seen */
@@ -69,6 +75,9 @@ static smtp_auth_verdict auth_check(void *ctx, const char *user, const char *pas
     fuzz_host *h = ctx;
     if (strlen(user) > SMTP_CREDENTIAL_MAX || strlen(password) > SMTP_CREDENTIAL_MAX) {
         abort();
+    }
+    if (!h->auth_without_tls && !smtp_session_tls_active(h->session)) {
+        abort(); /* a password crossed the network in clear */
     }
     return (smtp_auth_verdict)(next(h) % 3);
 }
@@ -194,7 +203,7 @@ static size_t after_data_line(const uint8_t *in, size_t from, size_t len)
 
 /* One whole session over the input. whole: every byte offered at once (the engine still
  * takes what it can); otherwise in random pieces of 1..3 or 1..64 bytes. Unless data[1]
- * has bit 2 (a client that sends text behind DATA), no piece runs past a DATA line. */
+ * has 0x10 (a client that sends text behind DATA), no piece runs past a DATA line. */
 static void run(const uint8_t *data, size_t size, bool whole, fuzz_host *h)
 {
     memset(h, 0, sizeof *h);
@@ -212,6 +221,9 @@ static void run(const uint8_t *data, size_t size, bool whole, fuzz_host *h)
     host.local_domains = local_domains;
     host.local_domain_count = 2;
     host.auth_available = (data[0] & 2) != 0;
+    host.tls_available = (data[1] & 2) != 0;
+    host.auth_without_tls = (data[1] & 4) != 0;
+    h->auth_without_tls = host.auth_without_tls;
     host.relay_check = relay_check;
     host.auth_check = auth_check;
     host.data_begin = data_begin;
@@ -228,6 +240,7 @@ static void run(const uint8_t *data, size_t size, bool whole, fuzz_host *h)
     if (s == NULL) {
         abort();
     }
+    h->session = s;
     drain(h, s);
     const uint8_t *in = data + 2;
     size_t len = size - 2, pos = 0;
@@ -238,7 +251,7 @@ static void run(const uint8_t *data, size_t size, bool whole, fuzz_host *h)
         if (chunk > len - pos) {
             chunk = len - pos;
         }
-        if (!(data[1] & 2)) {
+        if (!(data[1] & 0x10)) {
             if (stop <= pos) {
                 stop = after_data_line(in, pos, len);
             }
@@ -255,6 +268,23 @@ static void run(const uint8_t *data, size_t size, bool whole, fuzz_host *h)
             }
             used += got;
             drain(h, s);
+            if (smtp_session_output(s).start_tls) {
+                const uint8_t *hello = memchr(in + pos + used, 0x16, len - pos - used);
+                if (hello == NULL) {
+                    used = len - pos; /* the handshake never completes */
+                    chunk = used;
+                    break;
+                }
+                smtp_session_tls_started(s);
+                if (!smtp_session_tls_active(s) || smtp_session_auth_account(s) != NULL ||
+                    smtp_session_helo_name(s)[0] != '\0' || smtp_session_output(s).start_tls) {
+                    abort(); /* the session did not start afresh */
+                }
+                used = (size_t)(hello - (in + pos)) + 1;
+                if (used > chunk) {
+                    chunk = used;
+                }
+            }
         }
         pos += chunk;
         if (timeouts && step(&h->chunk_rng) % 512 == 0) {
@@ -280,8 +310,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_host whole, pieces;
     run(data, size, true, &whole);
     run(data, size, false, &pieces);
-    /* Text behind DATA is refused or not depending on how it was cut into pieces. */
-    if (!(data[0] & 8) && !(data[1] & 2) &&
+    /* Text behind DATA is refused or not depending on how it was cut into pieces, and where
+     * a handshake begins depends on how much clear text one receive held. */
+    if (!(data[0] & 8) && !(data[1] & 2) && !(data[1] & 0x10) &&
         (whole.output_hash != pieces.output_hash || whole.output_len != pieces.output_len)) {
         abort(); /* the chunking changed what the client was told */
     }

@@ -345,7 +345,7 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 47); /* every bound of every DWORD setting but RelayFlags */
+    assert_int_equal(checked, 48); /* every bound of every DWORD setting but RelayFlags */
 }
 
 static void concrete_bounds(void **state)
@@ -502,6 +502,62 @@ static void a_bad_smart_host_is_an_error_naming_the_character(void **state)
     assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "SmartHost", "character") >= 0);
 }
 
+static void tls_settings_have_safe_defaults(void **state)
+{
+    fixture *f = *state;
+    const regio_config *c = build(f, NULL, 0);
+    assert_string_equal(c->tls_certificate, "");
+    assert_int_equal(c->tls_certificate_state, REGIO_VALUE_ABSENT);
+    assert_int_equal(c->auth_without_tls.value, 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "AuthWithoutTls", "") < 0);
+}
+
+static void tls_certificate_takes_a_thumbprint_or_a_host_name(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v =
+            SZ("TlsCertificate", "a9 09 50 2d d8 2a e4 14 33 e6 f8 38 86 b0 0d 42 77 a3 "
+                                 "2a 7b\0");
+    const regio_config *c = build(f, &v, 1);
+    assert_int_equal(c->tls_certificate_state, REGIO_VALUE_OK);
+    assert_string_equal(c->tls_certificate,
+                        "a9 09 50 2d d8 2a e4 14 33 e6 f8 38 86 b0 0d 42 77 a3 2a 7b");
+    regio_raw_value name = SZ("TlsCertificate", "CN=mail.example.com\0");
+    c = build(f, &name, 1);
+    assert_int_equal(c->tls_certificate_state, REGIO_VALUE_OK);
+    assert_string_equal(c->tls_certificate, "CN=mail.example.com");
+}
+
+static void bad_tls_values_are_errors_and_keep_the_safe_side(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v[] = {SZ("TlsCertificate", "mail example com\0"), DWORD("AuthWithoutTls", 2)};
+    const regio_config *c = build(f, v, 2);
+    assert_int_equal(c->tls_certificate_state, REGIO_VALUE_UNREADABLE);
+    assert_string_equal(c->tls_certificate, "");
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "TlsCertificate", "") >= 0);
+    /* Out of bounds: AUTH stays inside TLS. */
+    assert_int_equal(c->auth_without_tls.state, REGIO_VALUE_UNREADABLE);
+    assert_int_equal(c->auth_without_tls.value, 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "AuthWithoutTls", "") >= 0);
+
+    regio_raw_value wrong_type[] = {DWORD("TlsCertificate", 1), SZ("AuthWithoutTls", "1\0")};
+    c = build(f, wrong_type, 2);
+    assert_string_equal(c->tls_certificate, "");
+    assert_int_equal(c->auth_without_tls.value, 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "TlsCertificate", "") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "AuthWithoutTls", "") >= 0);
+}
+
+static void auth_without_tls_is_read_and_warned_about(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v = DWORD("AuthWithoutTls", 1);
+    const regio_config *c = build(f, &v, 1);
+    assert_int_equal(c->auth_without_tls.value, 1);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "AuthWithoutTls", "in clear") >= 0);
+}
+
 static void bad_durations_are_errors_and_keep_the_defaults(void **state)
 {
     fixture *f = *state;
@@ -568,6 +624,10 @@ int main(void)
             T(delivery_values_have_their_defaults),
             T(a_smart_host_is_read_and_an_empty_one_means_none),
             T(a_bad_smart_host_is_an_error_naming_the_character),
+            T(tls_settings_have_safe_defaults),
+            T(tls_certificate_takes_a_thumbprint_or_a_host_name),
+            T(bad_tls_values_are_errors_and_keep_the_safe_side),
+            T(auth_without_tls_is_read_and_warned_about),
             T(bad_durations_are_errors_and_keep_the_defaults),
             T(dns_servers_lines_that_are_not_ipv4_addresses_are_errors),
     };

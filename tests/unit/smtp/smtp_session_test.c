@@ -151,7 +151,7 @@ static void bad_syntax_gets_501_and_unknown_commands_500(void **state)
                                       "501 5.5.4 Syntax: RSET takes no arguments\r\n"
                                       "501 5.5.4 Syntax: VRFY <address>\r\n"
                                       "500 5.5.2 Command not recognized\r\n"
-                                      "500 5.5.2 Command not recognized\r\n"
+                                      "502 5.5.1 STARTTLS not available\r\n"
                                       "500 5.5.2 Command not recognized\r\n"
                                       "502 5.5.1 EXPN not available\r\n");
 }

@@ -135,6 +135,8 @@ void test_host_init(test_host *t)
     t->host.local_domains = local_domains;
     t->host.local_domain_count = sizeof local_domains / sizeof local_domains[0];
     t->host.auth_available = true;
+    /* The AUTH tests speak in clear; the STARTTLS tests switch this off. */
+    t->host.auth_without_tls = true;
     t->host.relay_check = relay_check;
     t->host.auth_check = auth_check;
     t->host.data_begin = data_begin;

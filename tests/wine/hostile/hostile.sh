@@ -15,6 +15,8 @@ e2e_wine reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f >/dev/n
 e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
 e2e_wine reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
 e2e_wine reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx.example.com' /f >/dev/null
+# The AUTH flood speaks in clear, to load the password checks (not TLS handshakes).
+e2e_wine reg add "$K" /v AuthWithoutTls /t REG_DWORD /d 1 /f >/dev/null
 dword MaxConnections 300
 dword MaxConnectionsPerClient 40
 dword IdleTimeoutSeconds 10

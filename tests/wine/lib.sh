@@ -58,6 +58,23 @@ e2e_wine() {
     WINEDEBUG=-all "$WINE" "$@"
 }
 
+# e2e_reg add|delete ARGS...: Wine's reg.exe. On a loaded machine it has exited 1 without a
+# word now and then (CI saw it, in a test that had run hundreds of times): it is tried up to
+# three times, and a third failure fails the test with reg's own output, so that a real
+# refusal is still reported. For `add` and for `delete` of something that exists (both with
+# /f, so a repeat is harmless); a delete that may find nothing is `e2e_wine reg delete ... ||
+# true`.
+e2e_reg() {
+    local out try
+    for try in 1 2 3; do
+        if out=$(e2e_wine reg "$@" 2>&1); then
+            return 0
+        fi
+        sleep 0.5
+    done
+    e2e_fail "reg $* failed three times: $out"
+}
+
 # e2e_wait SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds; fails the test
 # when it has not within SECONDS (a busy machine: give tens of seconds).
 e2e_wait() {

@@ -26,26 +26,26 @@ ims_begin() {
     IMS_MAILROOT="$E2E_DRIVE_C/mail"
     ims_reg_dword ListenPort "$IMS_PORT"
     ims_reg_multi ListenAddresses 127.0.0.1
-    e2e_wine reg add "$IMS_KEY" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
+    e2e_reg add "$IMS_KEY" /v MailRoot /t REG_SZ /d 'C:\mail' /f
     ims_reg_multi LocalDomains example.com
     # These rows measure acceptance (every 250 on disk), which the bench counts in Queue:
     # relayed mail goes to a smart host nobody listens on, so it stays queued (deferred) and
     # is neither delivered nor bounced while it is counted; far.test has no DNS here.
-    e2e_wine reg add "$IMS_KEY" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f >/dev/null
+    e2e_reg add "$IMS_KEY" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f
     # ListenAddresses keeps the port off the machine's network. Nothing else: the service
     # runs with its shipped defaults (MaxConnections,
     # MaxConnectionsPerClient, ProtocolLog...); a load that needs a limit raised is a finding.
 }
 
 ims_reg_dword() {
-    e2e_wine reg add "$IMS_KEY" /v "$1" /t REG_DWORD /d "$2" /f >/dev/null
+    e2e_reg add "$IMS_KEY" /v "$1" /t REG_DWORD /d "$2" /f
 }
 
 ims_reg_multi() {
     local name=$1 joined
     shift
     joined=$(printf '%s\\0' "$@")
-    e2e_wine reg add "$IMS_KEY" /v "$name" /t REG_MULTI_SZ /d "${joined%\\0}" /f >/dev/null
+    e2e_reg add "$IMS_KEY" /v "$name" /t REG_MULTI_SZ /d "${joined%\\0}" /f
 }
 
 ims_reg_delete() {

@@ -15,9 +15,7 @@ DL_K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 DL_PY=/usr/bin/python3
 
 dl_set() {
-    local out
-    out=$(e2e_wine reg add "$DL_K" /v "$1" /t "$2" /d "$3" /f 2>&1) ||
-        e2e_fail "reg add $1 ($2) \"$3\": $out"
+    e2e_reg add "$DL_K" /v "$1" /t "$2" /d "$3" /f
 }
 
 dl_install() {

@@ -23,9 +23,9 @@ has '^ListenPort: 25 \(absent: default\)$'
 has '^result: valid, 0 errors'
 
 # A good configuration with a broad allow entry: valid, with a warning.
-e2e_wine reg add "$K" /v RelayFlags /t REG_DWORD /d 3 /f >/dev/null
-e2e_wine reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '192.168.1.0;255.255.255.0\0# the office\0 10.0.0.0 ; 255.0.0.0 ' /f >/dev/null
-e2e_wine reg add "$K" /v RelayDenyList /t REG_MULTI_SZ /d '192.168.1.0/29' /f >/dev/null
+e2e_reg add "$K" /v RelayFlags /t REG_DWORD /d 3 /f
+e2e_reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '192.168.1.0;255.255.255.0\0# the office\0 10.0.0.0 ; 255.0.0.0 ' /f
+e2e_reg add "$K" /v RelayDenyList /t REG_MULTI_SZ /d '192.168.1.0/29' /f
 run_check
 [ "$CHECK_RC" = 0 ] || e2e_fail "check exited $CHECK_RC on a valid configuration:"$'\n'"$CHECK_OUT"
 has '^RelayFlags: 3$'
@@ -37,9 +37,9 @@ has '^result: valid, 0 errors, 1 warning$'
 
 # Errors: a leading-zero octet in the deny list (bit 1 set: fail closed), a line that can
 # never match, a RelayFlags bit that means nothing, a misspelt value name.
-e2e_wine reg add "$K" /v RelayFlags /t REG_DWORD /d 19 /f >/dev/null
-e2e_wine reg add "$K" /v RelayDenyList /t REG_MULTI_SZ /d '192.168.010.1\0192.168.1.1;255.255.255.0' /f >/dev/null
-e2e_wine reg add "$K" /v RelayAlowList /t REG_MULTI_SZ /d '1.2.3.4' /f >/dev/null
+e2e_reg add "$K" /v RelayFlags /t REG_DWORD /d 19 /f
+e2e_reg add "$K" /v RelayDenyList /t REG_MULTI_SZ /d '192.168.010.1\0192.168.1.1;255.255.255.0' /f
+e2e_reg add "$K" /v RelayAlowList /t REG_MULTI_SZ /d '1.2.3.4' /f
 run_check
 [ "$CHECK_RC" = 1 ] || e2e_fail "check exited $CHECK_RC on an invalid configuration:"$'\n'"$CHECK_OUT"
 has '^RelayDenyList line 1: error: .*leading zero.*192.168.010.1'
@@ -54,7 +54,7 @@ out=$(e2e_wine "$E2E_EXE" explain 192.168.1.50 2>&1 | tr -d '\r') || rc=$?
 grep -q '^step: fail closed$' <<<"$out" || e2e_fail "explain does not say fail closed:"$'\n'"$out"
 
 # A RelayFlags of the wrong type fails closed too.
-e2e_wine reg add "$K" /v RelayFlags /t REG_SZ /d 3 /f >/dev/null
+e2e_reg add "$K" /v RelayFlags /t REG_SZ /d 3 /f
 run_check
 [ "$CHECK_RC" = 1 ] || e2e_fail "check exited $CHECK_RC with RelayFlags as REG_SZ"
 has '^RelayFlags: .*unreadable'

@@ -50,11 +50,11 @@ expect 0 '^rule: RelayLocalIPList line 1: 10.0.0.1$' 198.51.100.7 --local 10.0.0
 expect 1 '^step: default deny$' 198.51.100.7 --local 203.0.113.1
 expect 1 '^step: default deny$' 198.51.100.7
 # IP forwarding on: the local-IP list is no longer in effect (the article's condition).
-e2e_wine reg add 'HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters' /v IPEnableRouter /t REG_DWORD /d 1 /f >/dev/null
+e2e_reg add 'HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters' /v IPEnableRouter /t REG_DWORD /d 1 /f
 expect 1 '^step: default deny$' 198.51.100.7 --local 10.0.0.1
 check=$(e2e_wine "$E2E_EXE" check 2>&1 | tr -d '\r' || true)
 grep -q 'local-IP list ignored: IP forwarding is on' <<<"$check" || e2e_fail "check does not say the local-IP list is ignored:"$'\n'"$check"
-e2e_wine reg add 'HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters' /v IPEnableRouter /t REG_DWORD /d 0 /f >/dev/null
+e2e_reg add 'HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters' /v IPEnableRouter /t REG_DWORD /d 0 /f
 expect 0 '^step: local-IP list$' 198.51.100.7 --local 10.0.0.1
 
 import authenticated-clients.reg
@@ -62,7 +62,7 @@ expect 0 '^step: authenticated$' 203.0.113.9 --auth alice someone@example.org
 expect 1 '^step: default deny$' 203.0.113.9 someone@example.org
 
 # Local recipients need no relay decision, whatever the rules.
-e2e_wine reg add 'HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters' /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
+e2e_reg add 'HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters' /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f
 expect 0 '^recipient: alice@example.com is local' 203.0.113.9 alice@example.com
 expect 0 '^verdict: accepted$' 203.0.113.9 postmaster
 # Relay tricks are never local.

@@ -12,7 +12,7 @@ e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
 K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 KEY='[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters]'
 port=$(e2e_free_port)
-dword() { e2e_wine reg add "$K" /v "$1" /t REG_DWORD /d "$2" /f >/dev/null; }
+dword() { e2e_reg add "$K" /v "$1" /t REG_DWORD /d "$2" /f; }
 dword ListenPort "$port"
 dword DenialEventsPerMinute 10
 dword DenialEventsPerMinuteTotal 20

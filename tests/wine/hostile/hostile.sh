@@ -9,14 +9,14 @@ e2e_install_exe
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
 K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 port=$(e2e_free_port)
-dword() { e2e_wine reg add "$K" /v "$1" /t REG_DWORD /d "$2" /f >/dev/null; }
+dword() { e2e_reg add "$K" /v "$1" /t REG_DWORD /d "$2" /f; }
 dword ListenPort "$port"
-e2e_wine reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f >/dev/null
-e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
-e2e_wine reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
-e2e_wine reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx.example.com' /f >/dev/null
+e2e_reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f
+e2e_reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f
+e2e_reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f
+e2e_reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx.example.com' /f
 # The AUTH flood speaks in clear, to load the password checks (not TLS handshakes).
-e2e_wine reg add "$K" /v AuthWithoutTls /t REG_DWORD /d 1 /f >/dev/null
+e2e_reg add "$K" /v AuthWithoutTls /t REG_DWORD /d 1 /f
 dword MaxConnections 300
 dword MaxConnectionsPerClient 40
 dword IdleTimeoutSeconds 10

@@ -14,10 +14,10 @@ P='HKLM\SOFTWARE\Policies\imsrelay'
 rcpt_is() { [ "$(e2e_rcpt "$port" "$1" user@far.test)" = "$2" ]; }
 
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
 # Parameters: only 127.0.0.1 may relay (install's defaults, RelayFlags 2).
 # The policy: 127.0.0.7 may relay instead, before the service starts.
-e2e_wine reg add "$P" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.7' /f >/dev/null
+e2e_reg add "$P" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.7' /f
 
 out=$(e2e_wine "$E2E_EXE" check 2>&1 | tr -d '\r') || true
 grep -Eq '^policy key: HKLM\\SOFTWARE\\Policies\\imsrelay: 1 value in force' <<<"$out" ||
@@ -42,21 +42,21 @@ grep -Eq '^rule from: the policy key HKLM\\SOFTWARE\\Policies\\imsrelay$' <<<"$o
 grep -Eq '^RelayFlags from: Parameters$' <<<"$out" || e2e_fail "explain:"$'\n'"$out"
 
 # A value only the policy sets: RelayFlags 3 with a deny list from the policy too.
-e2e_wine reg add "$P" /v RelayDenyList /t REG_MULTI_SZ /d '127.0.0.7' /f >/dev/null
-e2e_wine reg add "$P" /v RelayFlags /t REG_DWORD /d 3 /f >/dev/null
+e2e_reg add "$P" /v RelayDenyList /t REG_MULTI_SZ /d '127.0.0.7' /f
+e2e_reg add "$P" /v RelayFlags /t REG_DWORD /d 3 /f
 e2e_wait 30 rcpt_is 127.0.0.7 550 # the policy's RelayFlags and deny list in force
 
 # Deleting the policy values restores the Parameters ones, live.
-e2e_wine reg delete "$P" /v RelayDenyList /f >/dev/null
-e2e_wine reg delete "$P" /v RelayFlags /f >/dev/null
-e2e_wine reg delete "$P" /v RelayAllowList /f >/dev/null
+e2e_reg delete "$P" /v RelayDenyList /f
+e2e_reg delete "$P" /v RelayFlags /f
+e2e_reg delete "$P" /v RelayAllowList /f
 e2e_wait 30 rcpt_is 127.0.0.1 250 # the Parameters allow list is back
 [ "$(e2e_rcpt "$port" 127.0.0.7 user@far.test)" = 550 ] || e2e_fail "the deleted policy is still in force"
 
 # A bad policy value (a leading-zero octet in the deny list with bit 1 set) is refused, the
 # error names the policy key, and the rules in force stay.
-e2e_wine reg add "$P" /v RelayFlags /t REG_DWORD /d 3 /f >/dev/null
-e2e_wine reg add "$P" /v RelayDenyList /t REG_MULTI_SZ /d '127.000.0.9' /f >/dev/null
+e2e_reg add "$P" /v RelayFlags /t REG_DWORD /d 3 /f
+e2e_reg add "$P" /v RelayDenyList /t REG_MULTI_SZ /d '127.000.0.9' /f
 e2e_events_wait 30 'the new configuration has [0-9]+ error'
 e2e_events_wait 5 "the value is the policy key.s, HKLM.+SOFTWARE.+Policies.+imsrelay"
 [ "$(e2e_rcpt "$port" 127.0.0.1 user@far.test)" = 250 ] || e2e_fail "a refused policy took effect"
@@ -66,8 +66,8 @@ e2e_events_wait 5 "the value is the policy key.s, HKLM.+SOFTWARE.+Policies.+imsr
 out=$(e2e_wine "$E2E_EXE" policy show 2>&1 | tr -d '\r') || e2e_fail "policy show failed: $out"
 grep -Eq '^  RelayFlags: REG_DWORD 3$' <<<"$out" || e2e_fail "policy show:"$'\n'"$out"
 grep -Eq '^  RelayDenyList: REG_MULTI_SZ 127\.000\.0\.9$' <<<"$out" || e2e_fail "policy show:"$'\n'"$out"
-e2e_wine reg delete "$P" /v RelayDenyList /f >/dev/null
-e2e_wine reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.1\0# the office\0127.0.0.2' /f >/dev/null
+e2e_reg delete "$P" /v RelayDenyList /f
+e2e_reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.1\0# the office\0127.0.0.2' /f
 e2e_wine "$E2E_EXE" policy export 'C:\fleet.pol' >/dev/null || e2e_fail "policy export failed"
 pol="$WINEPREFIX/drive_c/fleet.pol"
 /usr/bin/python3 - "$pol" "$port" <<'PY' || e2e_fail "the exported Registry.pol is not what this server runs"

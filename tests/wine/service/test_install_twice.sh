@@ -9,9 +9,9 @@ K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 S='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC'
 
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "first install failed"
-e2e_wine reg add "$K" /v RelayFlags /t REG_DWORD /d 9 /f >/dev/null
-e2e_wine reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '10.0.0.0;255.0.0.0\0192.168.1.7' /f >/dev/null
-e2e_wine reg add "$S" /v Start /t REG_DWORD /d 3 /f >/dev/null
+e2e_reg add "$K" /v RelayFlags /t REG_DWORD /d 9 /f
+e2e_reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '10.0.0.0;255.0.0.0\0192.168.1.7' /f
+e2e_reg add "$S" /v Start /t REG_DWORD /d 3 /f
 
 out=$(e2e_wine "$E2E_EXE" install 2>&1) || e2e_fail "second install failed: $out"
 grep -q 'RelayFlags: kept' <<<"$out" || e2e_fail "second install did not say it kept RelayFlags: $out"

@@ -22,7 +22,7 @@ ls "$dir"/examples/*.reg >/dev/null 2>&1 || e2e_fail "no example .reg files"
     e2e_fail "no quiet uninstall string"
 [ "$(e2e_reg_query "$K" RelayFlags)" = 0x2 ] || e2e_fail "imsrelay.exe install did not run"
 
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
 e2e_start_service
 e2e_wait 60 e2e_port_open "$port"
 

@@ -29,7 +29,7 @@ service_key='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC'
 [ "$(e2e_reg_query "$params" RelayAllowList)" = 127.0.0.1 ] || e2e_fail "RelayAllowList default"
 [ -d "$E2E_DRIVE_C/ProgramData/imsrelay" ] || e2e_fail "MailRoot not created"
 
-e2e_wine reg add "$params" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
+e2e_reg add "$params" /v ListenPort /t REG_DWORD /d "$port" /f
 e2e_start_service
 e2e_wait 60 e2e_port_open "$port"
 e2e_events_wait 60 "0\.0\.0\.0:$port"

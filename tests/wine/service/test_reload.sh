@@ -12,8 +12,8 @@ K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 KEY='[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters]'
 
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
-e2e_wine reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
+e2e_reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f
 e2e_start_service
 e2e_wait 60 e2e_port_open "$port"
 
@@ -73,13 +73,13 @@ e2e_events_wait 60 'requested by a PARAMCHANGE control'
 e2e_reg_import "$KEY" '"RelayFlags"=dword:00000004' "\"RelayLocalIPList\"=$(e2e_reg_multi 127.0.0.1)"
 e2e_events_wait 60 "$(described 'RelayFlags 4: local-IP list ')"
 [ "$(e2e_rcpt "$port" 127.0.0.9 user@far.test)" = 250 ] || e2e_fail "RelayLocalIPList not in force"
-e2e_wine reg add 'HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters' /v IPEnableRouter /t REG_DWORD /d 1 /f >/dev/null
+e2e_reg add 'HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters' /v IPEnableRouter /t REG_DWORD /d 1 /f
 e2e_events_wait 60 "$(described 'RelayFlags 4: none: every relay is denied; local-IP list ignored')"
 [ "$(e2e_rcpt "$port" 127.0.0.9 user@far.test)" = 550 ] || e2e_fail "IP forwarding did not disable RelayLocalIPList"
 
 # The listeners stay as they were opened; a new port is announced for the next start.
 other=$(e2e_free_port)
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$other" /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$other" /f
 e2e_events_wait 60 "warn:.*changed from $port to $other: the service listens on $port until it is restarted"
 e2e_port_open "$port" || e2e_fail "the listener was closed by a reload"
 

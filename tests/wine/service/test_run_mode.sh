@@ -8,10 +8,10 @@ e2e_begin run-mode
 e2e_install_exe
 port=$(e2e_free_port)
 K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
-e2e_wine reg add "$K" /v RelayFlags /t REG_DWORD /d 2 /f >/dev/null
-e2e_wine reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.1\0bad-line' /f >/dev/null
-e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
+e2e_reg add "$K" /v RelayFlags /t REG_DWORD /d 2 /f
+e2e_reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.1\0bad-line' /f
+e2e_reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f
 
 console="$E2E_DIR/console.txt"
 WINEDEBUG=-all "$WINE" "$E2E_EXE" run >"$console" 2>&1 &

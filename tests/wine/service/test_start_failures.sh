@@ -9,7 +9,7 @@ e2e_install_exe
 port=$(e2e_free_port)
 K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
 
 # Holds the port until it is killed (below, or by the trap), however long the steps take.
 python3 -c '
@@ -37,7 +37,7 @@ wait $holder 2>/dev/null || true
 
 # MailRoot is a file, so its folders cannot be made.
 echo "not a folder" >"$E2E_DRIVE_C/mailroot-file"
-e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mailroot-file' /f >/dev/null
+e2e_reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mailroot-file' /f
 e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
 e2e_wait 60 e2e_service_state STOPPED
 query=$(e2e_wine sc query MSExchangeIMC | tr -d '\r')
@@ -46,7 +46,7 @@ e2e_events_wait 60 "err:.*the mail folders under MailRoot cannot be made"
 e2e_port_open "$port" && e2e_fail "listening although the service could not run"
 
 # Once the causes are gone, the service starts.
-e2e_wine reg delete "$K" /v MailRoot /f >/dev/null
+e2e_reg delete "$K" /v MailRoot /f
 e2e_start_service
 e2e_wait 60 e2e_port_open "$port"
 e2e_pass

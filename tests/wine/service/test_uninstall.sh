@@ -11,12 +11,12 @@ SRC='HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\MSExchangeIMC'
 
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
 # Values of every kind an administrator might have, with characters .reg files escape.
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
-e2e_wine reg add "$K" /v RelayFlags /t REG_DWORD /d 3 /f >/dev/null
-e2e_wine reg add "$K" /v RelayDenyList /t REG_MULTI_SZ /d '192.168.17.0;255.255.255.0\0# "quoted" \ comment\02001:db8::/32' /f >/dev/null
-e2e_wine reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx "one" \ two' /f >/dev/null
-e2e_wine reg add "$K" /v MailRoot /t REG_EXPAND_SZ /d '%ProgramData%\imsrelay' /f >/dev/null
-e2e_wine reg add "$K\\Users" /v alice /t REG_BINARY /d 0102030405 /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
+e2e_reg add "$K" /v RelayFlags /t REG_DWORD /d 3 /f
+e2e_reg add "$K" /v RelayDenyList /t REG_MULTI_SZ /d '192.168.17.0;255.255.255.0\0# "quoted" \ comment\02001:db8::/32' /f
+e2e_reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx "one" \ two' /f
+e2e_reg add "$K" /v MailRoot /t REG_EXPAND_SZ /d '%ProgramData%\imsrelay' /f
+e2e_reg add "$K\\Users" /v alice /t REG_BINARY /d 0102030405 /f
 before=$(e2e_wine reg query "$K" /s | tr -d '\r')
 
 e2e_start_service

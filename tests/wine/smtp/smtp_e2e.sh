@@ -8,17 +8,17 @@ e2e_install_exe
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
 K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 port=$(e2e_free_port)
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
-e2e_wine reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f >/dev/null
-e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
-e2e_wine reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
-e2e_wine reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx.example.com' /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
+e2e_reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f
+e2e_reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f
+e2e_reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f
+e2e_reg add "$K" /v SmtpHostName /t REG_SZ /d 'mx.example.com' /f
 # AUTH is checked here in clear (smtplib without STARTTLS); AUTH inside TLS and its refusal
 # outside are tests/wine/tls/test_starttls_e2e.sh.
-e2e_wine reg add "$K" /v AuthWithoutTls /t REG_DWORD /d 1 /f >/dev/null
+e2e_reg add "$K" /v AuthWithoutTls /t REG_DWORD /d 1 /f
 # The front end is tested here, delivery in tests/wine/delivery: relayed mail stays queued
 # (deferred: nothing listens on port 1) so the checks can count the files in Queue.
-e2e_wine reg add "$K" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f >/dev/null
+e2e_reg add "$K" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f
 e2e_start_service
 e2e_wait 60 e2e_port_open "$port"
 

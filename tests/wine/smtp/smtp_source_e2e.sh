@@ -12,12 +12,12 @@ e2e_install_exe
 e2e_wine "$E2E_EXE" install >/dev/null || e2e_fail "install failed"
 K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 port=$(e2e_free_port)
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
-e2e_wine reg add "$K" /v RelayFlags /t REG_DWORD /d 2 /f >/dev/null
-e2e_wine reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.1' /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
+e2e_reg add "$K" /v RelayFlags /t REG_DWORD /d 2 /f
+e2e_reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.1' /f
 # Accepted mail is counted in Queue: it goes to a smart host nobody listens on, so it stays
 # queued (deferred) instead of being delivered or bounced while the test counts it.
-e2e_wine reg add "$K" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f >/dev/null
+e2e_reg add "$K" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f
 e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start failed"
 e2e_wait 30 e2e_service_state RUNNING
 e2e_wait 30 e2e_port_open "$port"

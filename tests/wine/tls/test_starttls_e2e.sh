@@ -13,7 +13,7 @@ e2e_install_exe
 K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 host=mx.example.com
 # SmtpHostName first: install names the certificate it makes after it.
-e2e_wine reg add "$K" /v SmtpHostName /t REG_SZ /d "$host" /f >/dev/null
+e2e_reg add "$K" /v SmtpHostName /t REG_SZ /d "$host" /f
 e2e_wine "$E2E_EXE" install >"$E2E_DIR/install1.out" 2>&1 || e2e_fail "install failed: $(cat "$E2E_DIR/install1.out")"
 tr -d '\r' <"$E2E_DIR/install1.out" >&2
 grep -q "TLS certificate: made a self-signed certificate for $host in LocalMachine\\\\My, thumbprint [0-9A-F]\{40\}" \
@@ -27,18 +27,18 @@ thumb2=$(grep -o 'thumbprint [0-9A-F]\{40\}' "$E2E_DIR/install2.out" | head -1)
 [ "$thumb1" = "$thumb2" ] || e2e_fail "the second install found another certificate ($thumb1, $thumb2)"
 
 port=$(e2e_free_port)
-e2e_wine reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f >/dev/null
-e2e_wine reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f >/dev/null
-e2e_wine reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f >/dev/null
-e2e_wine reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f >/dev/null
-e2e_wine reg add "$K" /v ProtocolLog /t REG_DWORD /d 1 /f >/dev/null
+e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
+e2e_reg add "$K" /v ListenAddresses /t REG_MULTI_SZ /d '0.0.0.0' /f
+e2e_reg add "$K" /v MailRoot /t REG_SZ /d 'C:\mail' /f
+e2e_reg add "$K" /v LocalDomains /t REG_MULTI_SZ /d 'example.com' /f
+e2e_reg add "$K" /v ProtocolLog /t REG_DWORD /d 1 /f
 # Allow list (127.0.0.1) and authenticated clients (bit 4) may relay.
-e2e_wine reg add "$K" /v RelayFlags /t REG_DWORD /d 10 /f >/dev/null
+e2e_reg add "$K" /v RelayFlags /t REG_DWORD /d 10 /f
 # A handshake nobody finishes is cut by the command-line deadline.
-e2e_wine reg add "$K" /v CommandTimeoutSeconds /t REG_DWORD /d 10 /f >/dev/null
-e2e_wine reg add "$K" /v MaxConnectionsPerClient /t REG_DWORD /d 3 /f >/dev/null
+e2e_reg add "$K" /v CommandTimeoutSeconds /t REG_DWORD /d 10 /f
+e2e_reg add "$K" /v MaxConnectionsPerClient /t REG_DWORD /d 3 /f
 # Relayed mail stays queued (deferred: nothing listens on port 1) so the checks count Queue.
-e2e_wine reg add "$K" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f >/dev/null
+e2e_reg add "$K" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f
 
 e2e_wine "$E2E_EXE" check >"$E2E_DIR/check.out" 2>&1 || true
 grep -q "STARTTLS: offered with CN=$host, $thumb1" <(tr -d '\r' <"$E2E_DIR/check.out") ||

@@ -53,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t tl = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
         memcpy(text, copy, tl);
         text[tl] = '\0';
-        queue_state_outcome o = {(queue_state_status)(data[0] % 3 + 1), size, size * 2, text, text};
+        queue_state_outcome o = {
+                (queue_state_status)(data[0] % 3 + 1), size, size * 2, text, text, text};
         char record[1024];
         size_t rl = queue_state_encode_outcome(record, sizeof(record), idx, n, &o);
         size_t before = s.records_applied;

@@ -340,7 +340,8 @@ static void the_biggest_record_fits(void **state)
     char long_host[QUEUE_STATE_HOST_MAX + 1];
     memset(long_host, '%', QUEUE_STATE_HOST_MAX);
     long_host[QUEUE_STATE_HOST_MAX] = '\0';
-    queue_state_outcome o = {QUEUE_STATE_DEFERRED, UINT64_MAX, UINT64_MAX, long_host, long_reply, NULL};
+    queue_state_outcome o = {QUEUE_STATE_DEFERRED, UINT64_MAX, UINT64_MAX, long_host,
+                             long_reply,           NULL};
     size_t len = queue_state_encode_outcome(rec, QUEUE_STATE_RECORD_MAX, idx, count, &o);
     assert_true(len > 0);
     journal j = {rec, len, QUEUE_STATE_RECORD_MAX};

@@ -30,6 +30,18 @@ tls_policy_mode tls_policy_for_mx(uint32_t mx_tls)
     }
 }
 
+void tls_policy_smart_host_ports(tls_policy_mode mode, route_smarthost *smart_host)
+{
+    if (mode != TLS_POLICY_IMPLICIT) {
+        return;
+    }
+    for (size_t i = 0; i < smart_host->count; i++) {
+        if (!smart_host->hosts[i].port_given) {
+            smart_host->hosts[i].port = TLS_POLICY_IMPLICIT_PORT;
+        }
+    }
+}
+
 bool tls_policy_verifies(tls_policy_mode mode)
 {
     return mode == TLS_POLICY_REQUIRED || mode == TLS_POLICY_IMPLICIT;

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "route.h"
+
 #define TLS_POLICY_REASON_MAX    300
 #define TLS_POLICY_IMPLICIT_PORT 465u /* RFC 8314 submissions: SmartHostTls 3 without a port */
 
@@ -31,6 +33,10 @@ typedef enum tls_policy_mode {
  * here is taken as the strictest mode the value can mean). */
 tls_policy_mode tls_policy_for_smart_host(uint32_t smart_host_tls);
 tls_policy_mode tls_policy_for_mx(uint32_t mx_tls);
+
+/* Implicit TLS has its own port (RFC 8314): every smart host without a port written in
+ * SmartHost gets 465 in that mode; other modes leave the list as parsed. */
+void tls_policy_smart_host_ports(tls_policy_mode mode, route_smarthost *smart_host);
 
 /* The certificate must be verified (chain to a trusted root, valid now, names the host). */
 bool tls_policy_verifies(tls_policy_mode mode);

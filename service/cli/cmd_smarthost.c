@@ -70,6 +70,12 @@ static int smarthost_show(void)
                                              : "(none: no AUTH)");
     bool stored = smarthost_password_stored(SMARTHOST_PASSWORD_KEY);
     printf("Password: %s\n", stored ? "stored (DPAPI, this machine only)" : "not stored");
+    char acl[512];
+    smarthost_password_key_acl(SMARTHOST_PASSWORD_KEY, acl, sizeof(acl));
+    if (acl[0]) {
+        /* SY, BA: full control; LS (the service's account): read; P: nothing inherited. */
+        printf("Password key ACL: %s\n", acl);
+    }
     if (c->smart_host_account && *c->smart_host_account && !stored) {
         puts("warning: SmartHostAccount is set but no password is stored: mail for the smart "
              "host stays queued (imsrelay.exe smarthost password)");

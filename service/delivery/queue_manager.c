@@ -101,14 +101,7 @@ static void settings_read(const regio_config *c, qm_settings *s)
     s->mx_tls = tls_policy_for_mx(c->mx_tls.value);
     snprintf(s->account, sizeof(s->account), "%s",
              c->smart_host_account ? c->smart_host_account : "");
-    if (s->smart_host_tls == TLS_POLICY_IMPLICIT) {
-        /* Implicit TLS has its own port (RFC 8314): 465 unless SmartHost names one. */
-        for (size_t i = 0; i < s->smart_host.count; i++) {
-            if (!s->smart_host.hosts[i].port_given) {
-                s->smart_host.hosts[i].port = TLS_POLICY_IMPLICIT_PORT;
-            }
-        }
-    }
+    tls_policy_smart_host_ports(s->smart_host_tls, &s->smart_host);
     s->dns.smart_host = &s->smart_host;
     dns_route_servers_from_lines(&s->dns, c->dns_servers.lines, c->dns_servers.count);
     s->dns.delivery_port = (uint16_t)c->delivery_port.value;

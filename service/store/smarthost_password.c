@@ -4,6 +4,7 @@
 #include <sddl.h>
 #include <wincrypt.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,28 @@ DWORD smarthost_password_clear(const wchar_t *key_path)
     error = RegDeleteValueW(key, SMARTHOST_PASSWORD_VALUE);
     RegCloseKey(key);
     return error;
+}
+
+void smarthost_password_key_acl(const wchar_t *key_path, char *out, size_t size)
+{
+    if (size > 0) {
+        out[0] = '\0';
+    }
+    HKEY key;
+    if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, key_path, 0, READ_CONTROL, &key) != ERROR_SUCCESS) {
+        return;
+    }
+    BYTE buffer[1024];
+    DWORD length = sizeof(buffer);
+    if (RegGetKeySecurity(key, DACL_SECURITY_INFORMATION, buffer, &length) == ERROR_SUCCESS) {
+        LPSTR sddl = NULL;
+        if (ConvertSecurityDescriptorToStringSecurityDescriptorA(
+                    buffer, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &sddl, NULL)) {
+            snprintf(out, size, "%s", sddl);
+            LocalFree(sddl);
+        }
+    }
+    RegCloseKey(key);
 }
 
 bool smarthost_password_stored(const wchar_t *key_path)

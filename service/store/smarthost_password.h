@@ -34,6 +34,10 @@ DWORD smarthost_password_clear(const wchar_t *key_path);
  * stored, ERROR_INVALID_DATA when the blob cannot be decrypted (another machine's). */
 DWORD smarthost_password_get(const wchar_t *key_path, char *out, size_t size);
 
+/* The login key's DACL as SDDL into out ("" when the key does not exist or its security
+ * cannot be read), so an administrator can see who may read the password. */
+void smarthost_password_key_acl(const wchar_t *key_path, char *out, size_t size);
+
 /* Whether a password is stored (without decrypting it). */
 bool smarthost_password_stored(const wchar_t *key_path);
 

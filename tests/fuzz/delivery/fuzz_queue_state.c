@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < recipients; i++) {
         const queue_state_recipient *r = &s.recipients[i];
         if (strlen(r->last_reply) > QUEUE_STATE_REPLY_MAX ||
-            strlen(r->remote_host) > QUEUE_STATE_HOST_MAX || r->status > QUEUE_STATE_FAILED ||
+            strlen(r->remote_host) > QUEUE_STATE_HOST_MAX ||
+            strlen(r->last_tls) > QUEUE_STATE_TLS_MAX || r->status > QUEUE_STATE_FAILED ||
             (r->status == QUEUE_STATE_PENDING) != (r->attempts == 0)) {
             abort();
         }

@@ -148,6 +148,26 @@ static void the_description_names_protocol_cipher_and_verification(void **state)
     assert_string_equal(out, "TLSv1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 not-verified");
 }
 
+static void implicit_tls_takes_port_465_unless_smart_host_names_a_port(void **state)
+{
+    (void)state;
+    route_smarthost hosts;
+    char error[ROUTE_ERROR_MAX];
+    assert_true(route_smarthost_parse("relay.example.net, [192.0.2.1]:2525, [relay2.example.net]",
+                                      &hosts, error, sizeof(error)));
+    route_smarthost same = hosts;
+    for (int mode = TLS_POLICY_NEVER; mode <= TLS_POLICY_REQUIRED; mode++) {
+        tls_policy_smart_host_ports((tls_policy_mode)mode, &same);
+        assert_int_equal(same.hosts[0].port, 25);
+        assert_int_equal(same.hosts[1].port, 2525);
+        assert_int_equal(same.hosts[2].port, 25);
+    }
+    tls_policy_smart_host_ports(TLS_POLICY_IMPLICIT, &hosts);
+    assert_int_equal(hosts.hosts[0].port, 465);
+    assert_int_equal(hosts.hosts[1].port, 2525);
+    assert_int_equal(hosts.hosts[2].port, 465);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +178,7 @@ int main(void)
             cmocka_unit_test(a_failed_handshake_is_retried_in_clear_once_only_when_opportunistic),
             cmocka_unit_test(the_password_goes_only_inside_tls_and_plain_is_preferred),
             cmocka_unit_test(the_description_names_protocol_cipher_and_verification),
+            cmocka_unit_test(implicit_tls_takes_port_465_unless_smart_host_names_a_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

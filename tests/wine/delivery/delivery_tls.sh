@@ -10,7 +10,8 @@
 #   a server without STARTTLS: deferred with the reason, no password and no MAIL sent;
 #   SmartHostTls 0 with an account: deferred, the password never sent in clear;
 #   MxTls 2 to an MX without STARTTLS: deferred, no MAIL; MxTls 1: delivered in clear;
-#   `smarthost show` says a password is stored and never prints it, nor does the registry.
+#   `smarthost show` says a password is stored and never prints it, nor does the registry;
+#   SmartHostTls 3 without a port in SmartHost routes to port 465.
 set -euo pipefail
 source "$IMSRELAY_SOURCE_DIR/tests/wine/lib.sh"
 source "$IMSRELAY_SOURCE_DIR/tests/wine/delivery/delivery_lib.sh"
@@ -98,6 +99,8 @@ echo "$show" >&2
 echo "$show" | grep -q 'SmartHostAccount: relay' || e2e_fail "show names the account"
 echo "$show" | grep -q 'Password: stored' || e2e_fail "show says a password is stored"
 echo "$show" | grep -q 'SmartHostTls: 1 ' || e2e_fail "show gives SmartHostTls"
+echo "$show" | grep -qF 'Password key ACL: D:P(A;OICI;KA;;;SY)(A;OICI;KA;;;BA)(A;OICI;KR;;;LS)' ||
+    e2e_fail "the login key's DACL: SYSTEM and Administrators full, Local Service read, protected"
 echo "$show" | grep -qF "$password" && e2e_fail "show printed the password"
 blob=$(e2e_wine reg query "$DL_K\\SmartHostLogin" /v SmartHostPassword 2>&1) ||
     e2e_fail "no SmartHostPassword value: $blob"
@@ -191,11 +194,19 @@ dl_set_live MxTls REG_DWORD 2
 dl_send alice@example.com m1@plain.test "mx-required"
 e2e_wait 60 log_has m1@plain.test '\tdeferred\t4\.7\.10 TLS is required but the server does not offer STARTTLS'
 [ "$(srv_count mx mail)" -eq 0 ] || e2e_fail "MAIL went to the MX in clear"
+e2e_events_wait 30 'L"plain.test"'
+e2e_events_wait 30 'TLS is required but the server does not offer STARTTLS'
 dl_set_live MxTls REG_DWORD 1
 dl_send alice@example.com m2@plain.test "mx-opportunistic"
 e2e_wait 60 srv_has mx data '"tls": false, "subject": "mx-opportunistic"'
 e2e_wait 30 log_has m2@plain.test '\tdelivered\t250 .*\tnone$'
 [ "$(srv_count mx auth)" -eq 0 ] || e2e_fail "an MX got a login"
+
+e2e_log "SmartHostTls 3 without a port in SmartHost means port 465 (explain's route)"
+dl_set SmartHost REG_SZ '[127.0.0.1]'
+dl_set SmartHostTls REG_DWORD 3
+route=$(e2e_wine "$E2E_EXE" explain 127.0.0.1 x@far.test 2>&1 || true)
+echo "$route" | grep -q 'route: by smart host.*\[127\.0\.0\.1\]:465' || e2e_fail "port 465: $route"
 
 dl_stop
 e2e_pass

@@ -9,7 +9,8 @@
 #   SmartHostTls 2 to an untrusted certificate, to a certificate for another name, and to
 #   a server without STARTTLS: deferred with the reason, no password and no MAIL sent;
 #   SmartHostTls 0 with an account: deferred, the password never sent in clear;
-#   MxTls 2 to an MX without STARTTLS: deferred, no MAIL; MxTls 1: delivered in clear;
+#   MxTls 2 to an MX without STARTTLS or with a handshake that fails: deferred, no MAIL;
+#   MxTls 1: delivered, in clear (the failed handshake retried once without TLS);
 #   `smarthost show` says a password is stored and never prints it, nor does the registry;
 #   SmartHostTls 3 without a port in SmartHost routes to port 465.
 set -euo pipefail
@@ -60,6 +61,7 @@ while [ ${#ports[@]} -lt 5 ]; do
 done
 p_good=${ports[0]} p_implicit=${ports[1]} p_plain=${ports[2]} p_rogue=${ports[3]} p_wrong=${ports[4]}
 mx=$(dl_loopback 56)
+mx13=$(dl_loopback 57)
 dns=$(dl_loopback 53)
 SERVER_LOG="$E2E_DIR/servers.jsonl"
 : >"$SERVER_LOG"
@@ -70,11 +72,13 @@ password='S3cret-pass-7'
     "plain:plain:$p_plain:-:-" \
     "rogue:starttls:$p_rogue:$certs/rogue.pem:$certs/rogue.key" \
     "wrongname:starttls:$p_wrong:$certs/elsewhere.pem:$certs/elsewhere.key" \
-    "mx:plain:25:-:-:$mx" 2>"$E2E_DIR/servers.err" &
+    "mx:plain:25:-:-:$mx" "mx13:tls13only:25:$certs/good.pem:$certs/good.key:$mx13" \
+    2>"$E2E_DIR/servers.err" &
 SERVER_PID=$!
-servers_ready() { [ "$(grep -c '"event": "ready"' "$SERVER_LOG")" -eq 6 ]; }
+servers_ready() { [ "$(grep -c '"event": "ready"' "$SERVER_LOG")" -eq 7 ]; }
 e2e_wait 60 servers_ready
-dl_dns_start "$dns" --mx-host=plain.test,mx.plain.test,10 --host-record=mx.plain.test,"$mx"
+dl_dns_start "$dns" --mx-host=plain.test,mx.plain.test,10 --host-record=mx.plain.test,"$mx" \
+    --mx-host=tls13.test,mx.tls13.test,10 --host-record=mx.tls13.test,"$mx13"
 
 # srv_count SERVER EVENT [TEXT]: lines of the server log for SERVER's EVENT (containing TEXT).
 srv_count() {
@@ -196,10 +200,18 @@ e2e_wait 60 log_has m1@plain.test '\tdeferred\t4\.7\.10 TLS is required but the 
 [ "$(srv_count mx mail)" -eq 0 ] || e2e_fail "MAIL went to the MX in clear"
 e2e_events_wait 30 'L"plain.test"'
 e2e_events_wait 30 'TLS is required but the server does not offer STARTTLS'
+dl_send alice@example.com n1@tls13.test "mx-handshake-required"
+e2e_wait 60 log_has n1@tls13.test '\tdeferred\t4\.7\.5 TLS handshake failed: .*TLS is required, nothing was sent in clear\tnone$'
+e2e_log "$(log_line n1@tls13.test)"
+[ "$(srv_count mx13 mail)" -eq 0 ] || e2e_fail "MAIL went in clear after a failed handshake"
 dl_set_live MxTls REG_DWORD 1
 dl_send alice@example.com m2@plain.test "mx-opportunistic"
 e2e_wait 60 srv_has mx data '"tls": false, "subject": "mx-opportunistic"'
 e2e_wait 30 log_has m2@plain.test '\tdelivered\t250 .*\tnone$'
+e2e_log "MxTls 1 and a handshake that fails: tried again in clear, delivered"
+dl_send alice@example.com n2@tls13.test "mx-handshake-opportunistic"
+e2e_wait 60 srv_has mx13 data '"tls": false, "subject": "mx-handshake-opportunistic"'
+e2e_wait 30 log_has n2@tls13.test '\tdelivered\t250 .*\tnone$'
 [ "$(srv_count mx auth)" -eq 0 ] || e2e_fail "an MX got a login"
 
 e2e_log "SmartHostTls 3 without a port in SmartHost means port 465 (explain's route)"
@@ -207,6 +219,14 @@ dl_set SmartHost REG_SZ '[127.0.0.1]'
 dl_set SmartHostTls REG_DWORD 3
 route=$(e2e_wine "$E2E_EXE" explain 127.0.0.1 x@far.test 2>&1 || true)
 echo "$route" | grep -q 'route: by smart host.*\[127\.0\.0\.1\]:465' || e2e_fail "port 465: $route"
+
+e2e_log "smarthost password --clear removes it; show says so"
+e2e_wine "$E2E_EXE" smarthost password --clear >/dev/null || e2e_fail "--clear failed"
+show=$(e2e_wine "$E2E_EXE" smarthost show 2>&1) || e2e_fail "smarthost show failed: $show"
+echo "$show" | grep -q 'Password: not stored' || e2e_fail "show after --clear: $show"
+echo "$show" | grep -q 'no password is stored' || e2e_fail "show warns that the account has no password"
+e2e_wine reg query "$DL_K\\SmartHostLogin" /v SmartHostPassword >/dev/null 2>&1 &&
+    e2e_fail "the value is gone"
 
 dl_stop
 e2e_pass

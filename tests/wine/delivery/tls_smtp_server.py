@@ -3,7 +3,8 @@
 
     tls_smtp_server.py LOG USER PASSWORD NAME:MODE:PORT:CERT:KEY[:ADDRESS] ...
 
-MODE: starttls (offers STARTTLS), implicit (TLS from the first byte), plain (no TLS). Every
+MODE: starttls (offers STARTTLS), implicit (TLS from the first byte), plain (no TLS),
+tls13only (offers STARTTLS but takes only TLS 1.3, so a TLS 1.2 client's handshake fails). Every
 server offers AUTH PLAIN and LOGIN whether or not the session is encrypted, so that a
 client which would send its password in clear could: the log says where each arrived.
 One JSON object per line in LOG: {"server", "event": "ready"|"auth"|"mail"|"data", "tls",
@@ -76,9 +77,9 @@ class TlsController(Controller):
                     hostname="tls-test-server")
 
 
-def context(cert, key):
+def context(cert, key, minimum=ssl.TLSVersion.TLSv1_2):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = minimum
     ctx.load_cert_chain(cert, key)
     return ctx
 
@@ -88,8 +89,13 @@ for spec in sys.argv[4:]:
     parts = spec.split(":")
     name, mode, port, cert, key = parts[:5]
     address = parts[5] if len(parts) > 5 else "127.0.0.1"
-    ctx = context(cert, key) if mode != "plain" else None
-    c = TlsController(name, mode, ctx if mode == "starttls" else None, hostname=address,
+    ctx = None
+    if mode == "tls13only":
+        ctx = context(cert, key, ssl.TLSVersion.TLSv1_3)
+    elif mode != "plain":
+        ctx = context(cert, key)
+    c = TlsController(name, mode, ctx if mode in ("starttls", "tls13only") else None,
+                      hostname=address,
                       port=int(port), ssl_context=ctx if mode == "implicit" else None,
                       ready_timeout=30)
     c.start()

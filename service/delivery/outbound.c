@@ -131,6 +131,7 @@ static io_result io_send(outbound *o, const void *data, size_t len, size_t *sent
         }
         return r;
     }
+    unsigned stalled = 0;
     while (*sent < len) {
         size_t accepted = 0;
         enum tls_result t =
@@ -140,6 +141,12 @@ static io_result io_send(outbound *o, const void *data, size_t len, size_t *sent
             return r;
         }
         if (t == TLS_FAILED || t == TLS_CLOSED) {
+            return IO_LOST;
+        }
+        /* Output flushed and still nothing taken: the session wants to read in the middle of
+         * a write (a renegotiation we never allow), which would spin here. */
+        stalled = accepted == 0 ? stalled + 1 : 0;
+        if (stalled > 4) {
             return IO_LOST;
         }
         *sent += accepted;

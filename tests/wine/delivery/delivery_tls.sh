@@ -4,7 +4,8 @@
 # LocalMachine\Root. Every server offers AUTH even in clear and logs where each password,
 # MAIL and message arrived (tls_smtp_server.py):
 #   SmartHostTls 1 to a certificate nobody trusts: delivered, encrypted, "not-verified";
-#   SmartHostTls 2 (STARTTLS, verified) and 3 (implicit TLS): delivered, "verified";
+#   SmartHostTls 2 (STARTTLS, verified) and 3 (implicit TLS): delivered, "verified"; a body
+#   of about 1 MB arrives through TLS byte for byte;
 #   a wrong password: 535 logged, an event, the mail stays queued; the right one delivers it;
 #   SmartHostTls 2 to an untrusted certificate, to a certificate for another name, and to
 #   a server without STARTTLS: deferred with the reason, no password and no MAIL sent;
@@ -132,6 +133,13 @@ dl_send alice@example.com b1@far.test "tls-required"
 e2e_wait 60 srv_has good data '"tls": true, "subject": "tls-required"'
 srv_has good auth '"tls": true, "mechanism": "PLAIN", "ok": true' || e2e_fail "login inside TLS"
 e2e_wait 30 log_has b1@far.test '\tdelivered\t250 .*\tTLSv1\.2 TLS_ECDHE_RSA_WITH_\S+ verified$'
+big="$E2E_DIR/big.txt"
+for i in $(seq 1 20); do sed 's/$/\r/' "$IMSRELAY_SOURCE_DIR/README.md"; done >"$big" # CRLF only
+big_sha=$(sha256sum "$big" | cut -d' ' -f1)
+dl_send alice@example.com b2@far.test "tls-big" "$big"
+e2e_wait 90 srv_has good data '"subject": "tls-big"'
+srv_has good data "\"tls\": true, \"subject\": \"tls-big\", \"recipients\": [\"b2@far.test\"], \"body_sha256\": \"$big_sha\"" ||
+    e2e_fail "the $(stat -c %s "$big")-byte body arrived intact through TLS: $(grep tls-big "$SERVER_LOG")"
 
 e2e_log "SmartHostTls 3: implicit TLS, verified"
 dl_set_live SmartHostTls REG_DWORD 3

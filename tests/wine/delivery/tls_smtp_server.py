@@ -8,9 +8,11 @@ tls13only (offers STARTTLS but takes only TLS 1.3, so a TLS 1.2 client's handsha
 server offers AUTH PLAIN and LOGIN whether or not the session is encrypted, so that a
 client which would send its password in clear could: the log says where each arrived.
 One JSON object per line in LOG: {"server", "event": "ready"|"auth"|"mail"|"data", "tls",
-...}; "auth" has "ok" (the right user and password) and "mechanism", "data" the Subject.
+...}; "auth" has "ok" (the right user and password) and "mechanism", "data" the Subject and the body's
+SHA-256 and size (the body: everything after the header's blank line).
 """
 import asyncio
+import hashlib
 import json
 import ssl
 import sys
@@ -50,8 +52,10 @@ class Handler:
             if line.lower().startswith("subject:"):
                 subject = line.split(":", 1)[1].strip()
                 break
+        body = envelope.original_content.split(b"\r\n\r\n", 1)[-1]
         record(server=self.name, event="data", tls=encrypted(server), subject=subject,
-               recipients=envelope.rcpt_tos)
+               recipients=envelope.rcpt_tos, body_sha256=hashlib.sha256(body).hexdigest(),
+               body_bytes=len(body))
         return "250 2.0.0 queued"
 
 

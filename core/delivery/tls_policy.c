@@ -119,8 +119,8 @@ tls_policy_auth_step tls_policy_auth(bool account_set, bool password_stored, boo
     }
     if (!password_stored) {
         snprintf(reason, reason_size,
-                 "SmartHostAccount is set but no password is stored (imsrelay.exe smarthost "
-                 "password)");
+                 "SmartHostAccount is set but no usable password is stored (imsrelay.exe "
+                 "smarthost show, smarthost password)");
         return TLS_AUTH_DEFER;
     }
     if (!tls_active) {

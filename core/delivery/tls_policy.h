@@ -72,8 +72,9 @@ typedef enum tls_policy_auth_step {
 } tls_policy_auth_step;
 
 /* Whether and how to log in at a smart host, once the session is READY (after the EHLO
- * that followed the handshake, if any). offered: SMTP_CLIENT_AUTH_* bits from the EHLO.
- * PLAIN is preferred (one round trip); LOGIN when only it is offered. */
+ * that followed the handshake, if any). password_stored: one is stored and decrypts here.
+ * offered: SMTP_CLIENT_AUTH_* bits from the EHLO. PLAIN is preferred (one round trip);
+ * LOGIN when only it is offered. */
 tls_policy_auth_step tls_policy_auth(bool account_set, bool password_stored, bool tls_active,
                                      unsigned offered, unsigned *mechanism, char *reason,
                                      size_t reason_size);

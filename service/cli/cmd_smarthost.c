@@ -69,7 +69,19 @@ static int smarthost_show(void)
                                              ? c->smart_host_account
                                              : "(none: no AUTH)");
     bool stored = smarthost_password_stored(SMARTHOST_PASSWORD_KEY);
-    printf("Password: %s\n", stored ? "stored (DPAPI, this machine only)" : "not stored");
+    const char *state = "not stored";
+    if (stored) {
+        /* Decrypted only to see that it can be (a .reg from another machine cannot), then
+         * wiped: never printed. */
+        char password[SMARTHOST_PASSWORD_MAX + 1];
+        DWORD error = smarthost_password_get(SMARTHOST_PASSWORD_KEY, password, sizeof(password));
+        SecureZeroMemory(password, sizeof(password));
+        state = error == ERROR_SUCCESS ? "stored (DPAPI, this machine only)"
+                : error == ERROR_INVALID_DATA
+                        ? "stored, but it does not decrypt on this machine (set it again)"
+                        : "stored, but it cannot be read by this account";
+    }
+    printf("Password: %s\n", state);
     char acl[512];
     smarthost_password_key_acl(SMARTHOST_PASSWORD_KEY, acl, sizeof(acl));
     if (acl[0]) {

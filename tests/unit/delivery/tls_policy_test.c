@@ -121,7 +121,7 @@ static void the_password_goes_only_inside_tls_and_plain_is_preferred(void **stat
     assert_non_null(strstr(reason, "only inside TLS"));
     assert_int_equal(tls_policy_auth(true, false, true, both, &mech, reason, sizeof(reason)),
                      TLS_AUTH_DEFER);
-    assert_non_null(strstr(reason, "no password is stored"));
+    assert_non_null(strstr(reason, "no usable password is stored"));
     assert_int_equal(tls_policy_auth(true, true, true, 0, &mech, reason, sizeof(reason)),
                      TLS_AUTH_DEFER);
     assert_non_null(strstr(reason, "neither AUTH PLAIN nor LOGIN"));

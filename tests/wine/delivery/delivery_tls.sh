@@ -102,7 +102,8 @@ printf '%s\n' "$password" | e2e_wine "$E2E_EXE" smarthost password --password-st
 show=$(e2e_wine "$E2E_EXE" smarthost show 2>&1) || e2e_fail "smarthost show failed: $show"
 echo "$show" >&2
 echo "$show" | grep -q 'SmartHostAccount: relay' || e2e_fail "show names the account"
-echo "$show" | grep -q 'Password: stored' || e2e_fail "show says a password is stored"
+echo "$show" | grep -qF 'Password: stored (DPAPI, this machine only)' ||
+    e2e_fail "show says a password is stored and decrypts"
 echo "$show" | grep -q 'SmartHostTls: 1 ' || e2e_fail "show gives SmartHostTls"
 echo "$show" | grep -qF 'Password key ACL: D:P(A;OICI;KA;;;SY)(A;OICI;KA;;;BA)(A;OICI;KR;;;LS)' ||
     e2e_fail "the login key's DACL: SYSTEM and Administrators full, Local Service read, protected"
@@ -227,6 +228,12 @@ dl_set SmartHost REG_SZ '[127.0.0.1]'
 dl_set SmartHostTls REG_DWORD 3
 route=$(e2e_wine "$E2E_EXE" explain 127.0.0.1 x@far.test 2>&1 || true)
 echo "$route" | grep -q 'route: by smart host.*\[127\.0\.0\.1\]:465' || e2e_fail "port 465: $route"
+
+e2e_log "a blob that does not decrypt here (another machine's .reg) is named as such"
+e2e_wine reg add "$DL_K\\SmartHostLogin" /v SmartHostPassword /t REG_BINARY /d 0102030405 /f >/dev/null
+show=$(e2e_wine "$E2E_EXE" smarthost show 2>&1) || e2e_fail "smarthost show failed: $show"
+echo "$show" | grep -q 'Password: stored, but it does not decrypt on this machine' ||
+    e2e_fail "show on a foreign blob: $show"
 
 e2e_log "smarthost password --clear removes it; show says so"
 e2e_wine "$E2E_EXE" smarthost password --clear >/dev/null || e2e_fail "--clear failed"

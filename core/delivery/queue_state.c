@@ -170,6 +170,7 @@ size_t queue_state_encode_outcome(char *out, size_t out_size, const size_t *inde
     }
     put_escaped(&w, " host=", outcome->remote_host, QUEUE_STATE_HOST_MAX);
     put_escaped(&w, " reply=", outcome->reply, QUEUE_STATE_REPLY_MAX);
+    put_escaped(&w, " tls=", outcome->tls, QUEUE_STATE_TLS_MAX);
     return finish(&w);
 }
 
@@ -236,6 +237,7 @@ bool queue_state_init(queue_state *s, size_t recipient_count)
         s->recipients[i].status = QUEUE_STATE_PENDING;
         s->recipients[i].remote_host = "";
         s->recipients[i].last_reply = "";
+        s->recipients[i].last_tls = "";
     }
     return true;
 }
@@ -393,6 +395,8 @@ typedef struct fields {
     size_t host_len;
     const char *reply;
     size_t reply_len;
+    const char *tls;
+    size_t tls_len;
 } fields;
 
 static bool parse_fields(cursor *c, fields *f)
@@ -435,6 +439,12 @@ static bool parse_fields(cursor *c, fields *f)
             }
             f->reply = value;
             f->reply_len = value_len;
+        } else if (key_len == 3 && memcmp(tok, "tls", 3) == 0) {
+            if (f->tls) {
+                return false;
+            }
+            f->tls = value;
+            f->tls_len = value_len;
         }
         /* Other keys: written by a later version; what we know still applies. */
     }
@@ -460,18 +470,22 @@ static apply_result apply_outcome(queue_state *s, const char *set, size_t set_le
 {
     char host[QUEUE_STATE_HOST_MAX];
     char reply[QUEUE_STATE_REPLY_MAX];
-    size_t host_len = 0, reply_len = 0;
+    char tls[QUEUE_STATE_TLS_MAX];
+    size_t host_len = 0, reply_len = 0, tls_len = 0;
     if ((f->host && !unescape(f->host, f->host_len, host, sizeof(host), &host_len)) ||
         (f->reply && !unescape(f->reply, f->reply_len, reply, sizeof(reply), &reply_len)) ||
+        (f->tls && !unescape(f->tls, f->tls_len, tls, sizeof(tls), &tls_len)) ||
         (status == QUEUE_STATE_DEFERRED) != f->has_next || f->has_n) {
         return SKIPPED;
     }
-    if (memchr(host, '\0', host_len) || memchr(reply, '\0', reply_len)) {
+    if (memchr(host, '\0', host_len) || memchr(reply, '\0', reply_len) ||
+        memchr(tls, '\0', tls_len)) {
         return SKIPPED;
     }
     const char *kept_host = keep_text(s, host, host_len);
     const char *kept_reply = keep_text(s, reply, reply_len);
-    if (kept_host == NULL || kept_reply == NULL) {
+    const char *kept_tls = keep_text(s, tls, tls_len);
+    if (kept_host == NULL || kept_reply == NULL || kept_tls == NULL) {
         return NO_MEMORY;
     }
     set_walk w = {set, set_len};
@@ -490,6 +504,7 @@ static apply_result apply_outcome(queue_state *s, const char *set, size_t set_le
             r->next_attempt = status == QUEUE_STATE_DEFERRED ? f->next : 0;
             r->remote_host = kept_host;
             r->last_reply = kept_reply;
+            r->last_tls = kept_tls;
         }
     }
     return APPLIED;

@@ -6,8 +6,9 @@
  * always one line of printable ASCII; the CRC-32 covers every byte before " crc="):
  *
  *   Q t=<queued> n=<recipients> crc=<8 hex>                         taken into the queue
- *   R <set> deferred|done|failed t=<time> [next=<time>] [host=<name>] [reply=<text>] crc=..
- *                                                                   an attempt's outcome
+ *   R <set> deferred|done|failed t=<time> [next=<time>] [host=<name>] [reply=<text>]
+ *     [tls=<text>] crc=..                                           an attempt's outcome
+ *                                       (tls: "none" or "TLSv1.2 <cipher> verified|not-verified")
  *   N t=<time> crc=..                                               "retry now" request
  *   S <set> failed|delayed t=<time> crc=..                          a DSN was sent
  *
@@ -31,6 +32,7 @@
 #define QUEUE_STATE_RECIPIENTS_MAX 100000
 #define QUEUE_STATE_REPLY_MAX      512 /* bytes of reply text kept; longer replies are cut */
 #define QUEUE_STATE_HOST_MAX       255
+#define QUEUE_STATE_TLS_MAX        120
 /* A buffer of this size holds any record, even one naming 100000 scattered recipients. */
 #define QUEUE_STATE_RECORD_MAX (1024 * 1024)
 
@@ -54,6 +56,7 @@ typedef struct queue_state_recipient {
     uint64_t next_attempt;   /* deferred: when to try again; 0 otherwise */
     const char *remote_host; /* "" when none; owned by the queue_state */
     const char *last_reply;  /* "" when none; may hold CRLF (multi-line reply) */
+    const char *last_tls;    /* the last attempt's TLS ("none", "TLSv1.2 ..."); "" unknown */
     bool failure_dsn_sent;
     bool delay_dsn_sent;
 } queue_state_recipient;
@@ -91,6 +94,7 @@ typedef struct queue_state_outcome {
     uint64_t next_attempt;     /* DEFERRED: when to try again */
     const char *remote_host;   /* NULL or "" when no host was reached */
     const char *reply;         /* the reply or local reason; NULL or "" for none */
+    const char *tls;           /* the connection's TLS (tls_policy_describe); NULL or "" */
 } queue_state_outcome;
 
 /* Each encoder writes one record (with its CRLF and NUL) into out and returns its length

@@ -188,6 +188,7 @@ static bool parse_entry(const char *text, size_t len, size_t column, route_host 
             port_len = len - name_len - 1;
         }
     }
+    host->port_given = port_text != NULL;
     if (port_text && !parse_port(port_text, port_len, &host->port)) {
         delivery_format_error(error, error_size,
                               "at character %zu: port \"%.*s\" is not a number from 1 to 65535",

@@ -34,6 +34,7 @@ typedef struct route_host {
     route_kind kind;
     bool mx_lookup;                /* a bare name: look up its MX records first */
     uint16_t port;                 /* 1..65535 */
+    bool port_given;               /* written in the value (else the default, 25) */
     char name[ROUTE_NAME_MAX + 1]; /* lowercase name without a trailing dot, or the
                                       address in canonical text (no brackets) */
     relay_addr address;            /* literals only */

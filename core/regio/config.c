@@ -344,6 +344,12 @@ regio_config *regio_config_build_with_defaults(const regio_raw_value *values, si
         regio_diag_add(diags, REGIO_SEV_INFO, "RelayFlags", 0, NULL,
                        "is absent, which means 0: no client may relay");
     }
+    if (config->smart_host_account[0] != '\0' && config->smart_host_tls.value == 0) {
+        /* The password is never sent in clear: this combination keeps smart-host mail queued. */
+        regio_diag_add(diags, REGIO_SEV_WARNING, "SmartHostAccount", 0, NULL,
+                       "is set while SmartHostTls is 0: the password is sent only inside TLS, "
+                       "so mail for the smart host stays queued");
+    }
     return config;
 }
 

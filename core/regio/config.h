@@ -144,6 +144,12 @@ typedef struct regio_config {
     regio_value_state message_expiration_state;
     const char *delay_notification; /* a valid duration, "0" off (the default) */
     regio_value_state delay_notification_state;
+    /* Outbound TLS and the smart host login (service/delivery/outbound_tls.h). */
+    regio_dword smart_host_tls;     /* 0 never, 1 STARTTLS unverified (default), 2 STARTTLS
+                                     * required and verified, 3 implicit TLS, verified */
+    regio_dword mx_tls;             /* 0 never, 1 opportunistic (default), 2 required, verified */
+    const char *smart_host_account; /* "" (default): no AUTH at the smart host */
+    regio_value_state smart_host_account_state;
 
     /* Where each setting came from, by its index in regio_settings(). */
     regio_source sources[REGIO_SETTING_COUNT];

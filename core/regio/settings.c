@@ -8,6 +8,7 @@
 #include "duration.h"
 #include "identity.h"
 #include "route.h"
+#include "smtp_client.h"
 #include "smtp_limits.h"
 #include "tls_selector.h"
 
@@ -79,6 +80,23 @@ static const char *check_smart_host(const char *text)
         return NULL;
     }
     return check_reason;
+}
+
+/* The user name goes into AUTH PLAIN and LOGIN (base64): any UTF-8 text the smart host
+ * accepts, but no control characters, which no login name holds and a log line would show. */
+static const char *check_account(const char *text)
+{
+    size_t len = strlen(text);
+    if (len > SMTP_CLIENT_CREDENTIAL_MAX) {
+        return "is longer than 255 bytes, the longest login name the SMTP client sends";
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f) {
+            return "holds a control character";
+        }
+    }
+    return NULL;
 }
 
 static const char *check_duration_list(const char *text)
@@ -352,6 +370,24 @@ static const regio_setting settings[] = {
                            "After how long a still-deferred recipient's sender gets one delay "
                            "DSN; 0: never.",
                            delay_notification, delay_notification_state),
+        DWORD_ROW("SmartHostTls", "Parameters", 1, 0, 3, 1, "1 (STARTTLS when offered)",
+                  "TLS to the smart host. 0: never. 1: STARTTLS when offered, the certificate "
+                  "not verified (encrypts against passive listening). 2: STARTTLS required, "
+                  "the certificate verified (chain to the machine's Root store, and name). 3: "
+                  "implicit TLS (port 465 when SmartHost gives none), verified. A required TLS "
+                  "that fails keeps the mail queued; it never falls back to clear text.",
+                  smart_host_tls),
+        DWORD_ROW("MxTls", "Parameters", 1, 0, 2, 1, "1 (opportunistic)",
+                  "TLS to mail exchangers. 0: never. 1: STARTTLS when offered, not verified; "
+                  "a failed handshake is retried once in clear text. 2: STARTTLS required and "
+                  "verified, or the mail stays queued.",
+                  mx_tls),
+        DEFAULT_STRING_ROW("SmartHostAccount", check_account, true, "", "255 bytes",
+                           "empty (no AUTH)",
+                           "Login name for AUTH PLAIN or LOGIN at the smart host; the password "
+                           "is set with `imsrelay.exe smarthost password`. Sent only inside "
+                           "TLS: without TLS the mail stays queued.",
+                           smart_host_account, smart_host_account_state),
 };
 
 _Static_assert(sizeof(settings) / sizeof(settings[0]) == REGIO_SETTING_COUNT,

@@ -23,6 +23,7 @@
 #include "route.h"
 #include "relay_policy.h"
 #include "smtp_address.h"
+#include "tls_policy.h"
 
 static int explain_usage(const char *problem)
 {
@@ -127,6 +128,8 @@ static void print_route(const char *recipient, const regio_config *config)
                "check says why)\n");
         return;
     }
+    tls_policy_smart_host_ports(tls_policy_for_smart_host(config->smart_host_tls.value),
+                                &smart_host);
     dns_route_config dns = {.smart_host = &smart_host,
                             .delivery_port = (uint16_t)config->delivery_port.value,
                             .self_name = config->host_name};

@@ -185,10 +185,13 @@ static int show(const wchar_t *dir, const wchar_t *arg)
         char last[32], next[32];
         format_time(r->last_attempt, last, sizeof(last));
         format_time(r->next_attempt, next, sizeof(next));
-        printf("recipient %zu: <%s> %s, %u attempts, last %s, next %s, host %s, reply: %s\n", i + 1,
-               e.envelope.recipients[i], queue_state_status_name(r->status), r->attempts, last,
-               r->status == QUEUE_STATE_DEFERRED ? next : "-",
-               r->remote_host[0] ? r->remote_host : "-", r->last_reply[0] ? r->last_reply : "-");
+        /* tls: the last attempt's ("none" in clear, "-" when no connection was made). */
+        printf("recipient %zu: <%s> %s, %u attempts, last %s, next %s, host %s, tls %s, reply: "
+               "%s\n",
+               i + 1, e.envelope.recipients[i], queue_state_status_name(r->status), r->attempts,
+               last, r->status == QUEUE_STATE_DEFERRED ? next : "-",
+               r->remote_host[0] ? r->remote_host : "-", r->last_tls[0] ? r->last_tls : "-",
+               r->last_reply[0] ? r->last_reply : "-");
     }
     queue_entry_free(&e);
     return 0;

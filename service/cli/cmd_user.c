@@ -5,6 +5,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "cli/cli_password.h"
 #include "cli/commands.h"
 #include "common/win_text.h"
 #include "store/user_store.h"
@@ -32,67 +33,6 @@ static void print_error(const char *what, DWORD error)
     char text[512];
     win_text_error(error, text, sizeof(text));
     fprintf(stderr, "imsrelay: %s: error %lu: %s\n", what, (unsigned long)error, text);
-}
-
-/* Reads one line without its line end. false on end of input or a line too long. */
-static bool read_line(HANDLE in, bool console, char *out, size_t size)
-{
-    if (console) {
-        wchar_t wide[USER_PASSWORD_MAX + 4];
-        DWORD got = 0;
-        if (!ReadConsoleW(in, wide, USER_PASSWORD_MAX + 3, &got, NULL)) {
-            return false;
-        }
-        wide[got] = 0;
-        wide[wcscspn(wide, L"\r\n")] = 0;
-        return win_text_utf8_into(wide, out, size) && strlen(out) <= USER_PASSWORD_MAX;
-    }
-    size_t len = 0;
-    for (;;) {
-        char c;
-        DWORD got = 0;
-        if (!ReadFile(in, &c, 1, &got, NULL) || got == 0) {
-            break;
-        }
-        if (c == '\n') {
-            break;
-        }
-        if (len + 1 >= size) {
-            return false;
-        }
-        out[len++] = c;
-    }
-    if (len > 0 && out[len - 1] == '\r') {
-        len--;
-    }
-    out[len] = 0;
-    return true;
-}
-
-static bool ask_password(bool from_stdin, char *password, size_t size)
-{
-    HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
-    DWORD mode = 0;
-    bool console = !from_stdin && GetConsoleMode(in, &mode);
-    if (!console) {
-        return read_line(in, false, password, size);
-    }
-    char again[USER_PASSWORD_MAX + 1];
-    SetConsoleMode(in, mode & ~(DWORD)ENABLE_ECHO_INPUT);
-    fputs("Password: ", stdout);
-    fflush(stdout);
-    bool ok = read_line(in, true, password, size);
-    fputs("\nPassword again: ", stdout);
-    fflush(stdout);
-    ok = ok && read_line(in, true, again, sizeof(again));
-    fputs("\n", stdout);
-    SetConsoleMode(in, mode);
-    if (ok && strcmp(password, again) != 0) {
-        fputs("imsrelay: the passwords differ\n", stderr);
-        ok = false;
-    }
-    SecureZeroMemory(again, sizeof(again));
-    return ok;
 }
 
 static void print_account(void *ctx, const char *account)
@@ -149,7 +89,8 @@ int cmd_user(int argc, wchar_t **argv)
         return 0;
     }
     char password[USER_PASSWORD_MAX + 1];
-    if (!ask_password(password_stdin, password, sizeof(password)) || password[0] == 0) {
+    if (!cli_password_ask(password_stdin, USER_PASSWORD_MAX, password, sizeof(password)) ||
+        password[0] == 0) {
         fputs("imsrelay: no password given (1 to 256 bytes)\n", stderr);
         SecureZeroMemory(password, sizeof(password));
         return 2;

@@ -18,6 +18,8 @@
     X(user, L"user", L"add, remove or list the accounts SMTP AUTH accepts")                        \
     X(policy, L"policy", L"show | export FILE.pol: the Group Policy key; this server as a .pol")   \
     X(queue, L"queue", L"[show ID | retry ID|--all | delete ID]: the delivery queue")              \
+    X(smarthost, L"smarthost",                                                                     \
+      L"show | password [--password-stdin|--clear]: the smart host login")                         \
     X(version, L"version", L"print the version of imsrelay.exe")
 
 #define IMSRELAY_DECLARE_COMMAND(suffix, name, usage) int cmd_##suffix(int argc, wchar_t **argv);

@@ -37,10 +37,11 @@ void delivery_log_close(delivery_log *log)
     free(log);
 }
 
-static size_t put_field(char *out, size_t used, const char *text)
+/* Writes text escaped, stopping before `limit` bytes of the line are used. */
+static size_t put_field(char *out, size_t used, const char *text, size_t limit)
 {
     for (const unsigned char *p = (const unsigned char *)(text && *text ? text : "-");
-         *p && used + 8 < LINE_MAX_BYTES; p++) {
+         *p && used + 8 < limit; p++) {
         if (*p < 0x20 || *p >= 0x7f || *p == '\\') {
             used += (size_t)snprintf(out + used, 5, "\\x%02X", *p);
         } else {
@@ -51,7 +52,7 @@ static size_t put_field(char *out, size_t used, const char *text)
 }
 
 void delivery_log_line(delivery_log *log, const char *id, const char *recipient, const char *remote,
-                       const char *outcome, const char *reply)
+                       const char *outcome, const char *reply, const char *tls)
 {
     if (!log) {
         return;
@@ -62,10 +63,11 @@ void delivery_log_line(delivery_log *log, const char *id, const char *recipient,
     int n = snprintf(out, 64, "%04u-%02u-%02uT%02u:%02u:%02uZ", now.wYear, now.wMonth, now.wDay,
                      now.wHour, now.wMinute, now.wSecond);
     size_t used = n > 0 ? (size_t)n : 0;
-    const char *fields[5] = {id, recipient, remote, outcome, reply};
-    for (int i = 0; i < 5; i++) {
+    const char *fields[6] = {id, recipient, remote, outcome, reply, tls};
+    for (int i = 0; i < 6; i++) {
         out[used++] = '\t';
-        used = put_field(out, used, fields[i]);
+        /* A long reply is cut so that the TLS column after it always fits. */
+        used = put_field(out, used, fields[i], i == 4 ? LINE_MAX_BYTES - 160 : LINE_MAX_BYTES);
     }
     out[used++] = '\r';
     out[used++] = '\n';

@@ -2,7 +2,10 @@
  * MailRoot\Logs\delivery-YYYYMMDD.log (UTC), tab-separated so a line splits unambiguously:
  *
  *   2026-11-30T08:30:01Z <TAB> id <TAB> recipient <TAB> remote host [address] <TAB>
- *   outcome (delivered, deferred, failed) <TAB> reply
+ *   outcome (delivered, deferred, failed) <TAB> reply <TAB> tls
+ *
+ * tls: "none" (clear text), "TLSv1.2 <IANA cipher suite> verified|not-verified", or "-"
+ * when no connection was made (a DNS failure, a connection refused).
  *
  * Bytes outside printable ASCII (a remote reply may hold any) are written as \xNN, so no
  * server can forge a line. Thread-safe; write failures are counted, never fatal. */
@@ -16,6 +19,6 @@ delivery_log *delivery_log_open(const char *mail_root);
 void delivery_log_close(delivery_log *log);
 
 void delivery_log_line(delivery_log *log, const char *id, const char *recipient, const char *remote,
-                       const char *outcome, const char *reply);
+                       const char *outcome, const char *reply, const char *tls);
 
 #endif

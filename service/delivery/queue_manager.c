@@ -19,7 +19,9 @@
 #include "retry_schedule.h"
 #include "route.h"
 #include "smtp_address.h"
+#include "store/smarthost_password.h"
 #include "store/spool.h"
+#include "tls_policy.h"
 
 #define KEY_MAX             (ROUTE_NAME_MAX + 1)
 #define SMART_HOST_KEY      "[smart host]"
@@ -82,6 +84,8 @@ typedef struct qm_settings {
     uint32_t delay_warning;
     uint32_t max_total, max_per_dest;
     char host_name[ROUTE_NAME_MAX + 1];
+    tls_policy_mode smart_host_tls, mx_tls;
+    char account[SMTP_CLIENT_CREDENTIAL_MAX + 1]; /* SmartHostAccount; "" none */
 } qm_settings;
 
 static void settings_read(const regio_config *c, qm_settings *s)
@@ -94,6 +98,11 @@ static void settings_read(const regio_config *c, qm_settings *s)
         s->hold = true;
         s->smart_host.count = 0;
     }
+    s->smart_host_tls = tls_policy_for_smart_host(c->smart_host_tls.value);
+    s->mx_tls = tls_policy_for_mx(c->mx_tls.value);
+    snprintf(s->account, sizeof(s->account), "%s",
+             c->smart_host_account ? c->smart_host_account : "");
+    tls_policy_smart_host_ports(s->smart_host_tls, &s->smart_host);
     s->dns.smart_host = &s->smart_host;
     dns_route_servers_from_lines(&s->dns, c->dns_servers.lines, c->dns_servers.count);
     s->dns.delivery_port = (uint16_t)c->delivery_port.value;
@@ -274,9 +283,10 @@ static void append_outcome(qm_message *m, const size_t *indexes, size_t count,
 /* One recipient's outcome: the journal (by the caller, grouped), the delivery log, and the
  * event for a permanent failure. */
 static void log_outcome(queue_manager *qm, qm_message *m, size_t i, const char *outcome,
-                        const char *host, const char *reply)
+                        const char *host, const char *reply, const char *tls)
 {
-    delivery_log_line(qm->log, m->entry.id, m->entry.envelope.recipients[i], host, outcome, reply);
+    delivery_log_line(qm->log, m->entry.id, m->entry.envelope.recipients[i], host, outcome, reply,
+                      tls);
     if (!strcmp(outcome, "failed")) {
         const char *sender = m->entry.envelope.sender;
         eventlog_write(MSG_DELIVERY_FAILED, m->entry.id, *sender ? sender : "<>",
@@ -287,10 +297,11 @@ static void log_outcome(queue_manager *qm, qm_message *m, size_t i, const char *
 /* Records the same result for recipients[indexes], as queue_outcome decides it: a 2xx or
  * 5xx for all of them in one record (the 250 reaches the journal in a single append), a
  * temporary failure per recipient (attempts and first-queued times may differ), failed
- * with 4.4.7 once expired. Recipients already final are left as they are. */
-static void record_result(queue_manager *qm, qm_message *m, const qm_settings *s,
-                          const size_t *indexes, size_t count, smtp_client_outcome outcome,
-                          const char *host, const char *reply)
+ * with 4.4.7 once expired. Recipients already final are left as they are. tls describes the
+ * connection (NULL: none was made). */
+static void record_result_tls(queue_manager *qm, qm_message *m, const qm_settings *s,
+                              const size_t *indexes, size_t count, smtp_client_outcome outcome,
+                              const char *host, const char *reply, const char *tls)
 {
     uint64_t now = queue_entry_now();
     const queue_state *st = &m->entry.state;
@@ -309,13 +320,16 @@ static void record_result(queue_manager *qm, qm_message *m, const qm_settings *s
             }
         }
         if (n > 0) {
-            queue_state_outcome o = {
-                    .status = d->status, .time = now, .remote_host = host, .reply = d->reply};
+            queue_state_outcome o = {.status = d->status,
+                                     .time = now,
+                                     .remote_host = host,
+                                     .reply = d->reply,
+                                     .tls = tls};
             append_outcome(m, group, n, &o);
             for (size_t k = 0; k < n; k++) {
                 log_outcome(qm, m, group[k],
                             outcome == SMTP_OUTCOME_DELIVERED ? "delivered" : "failed", host,
-                            d->reply);
+                            d->reply, tls);
             }
         }
         free(d);
@@ -332,9 +346,10 @@ static void record_result(queue_manager *qm, qm_message *m, const qm_settings *s
                                  .time = now,
                                  .next_attempt = d->next_attempt,
                                  .remote_host = host,
-                                 .reply = d->reply};
+                                 .reply = d->reply,
+                                 .tls = tls};
         append_outcome(m, &i, 1, &o);
-        log_outcome(qm, m, i, d->expired ? "failed" : "deferred", host, d->reply);
+        log_outcome(qm, m, i, d->expired ? "failed" : "deferred", host, d->reply, tls);
         expired += d->expired;
     }
     if (expired > 0) {
@@ -347,6 +362,14 @@ static void record_result(queue_manager *qm, qm_message *m, const qm_settings *s
     }
     free(d);
     free(group);
+}
+
+/* An outcome decided without a connection (DNS, a local reason): no TLS to name. */
+static void record_result(queue_manager *qm, qm_message *m, const qm_settings *s,
+                          const size_t *indexes, size_t count, smtp_client_outcome outcome,
+                          const char *host, const char *reply)
+{
+    record_result_tls(qm, m, s, indexes, count, outcome, host, reply, NULL);
 }
 
 /* ---- DSNs and the end of a message ---- */
@@ -820,10 +843,24 @@ static bool deliver(queue_manager *qm, const worker *w, const qm_settings *s, jo
             }
             return permanent;
         }
-        outbound_config oc = {.helo_name = s->host_name, .abort = qm->abort};
+        bool smart = s->smart_host.count > 0;
+        outbound_config oc = {.helo_name = s->host_name,
+                              .abort = qm->abort,
+                              .tls = smart ? s->smart_host_tls : s->mx_tls};
+        /* The password is decrypted for this connection only, and wiped once it is up. */
+        char password[SMTP_CLIENT_CREDENTIAL_MAX + 1];
+        if (smart && s->account[0]) {
+            oc.auth_user = s->account;
+            if (smarthost_password_get(SMARTHOST_PASSWORD_KEY, password, sizeof(password)) ==
+                ERROR_SUCCESS) {
+                oc.auth_password = password;
+            }
+        }
         smtp_client_result failure;
+        outbound_tls_info failure_tls;
         char host[ROUTE_NAME_MAX + DNS_ROUTE_ADDRESS_TEXT + 8];
-        *conn = outbound_open(&oc, route, &failure, host, sizeof(host));
+        *conn = outbound_open(&oc, route, &failure, host, sizeof(host), &failure_tls);
+        SecureZeroMemory(password, sizeof(password));
         free(route);
         if (!*conn) {
             if (WaitForSingleObject(qm->abort, 0) == WAIT_OBJECT_0) {
@@ -834,7 +871,11 @@ static bool deliver(queue_manager *qm, const worker *w, const qm_settings *s, jo
             smtp_client_outcome outcome = failure.outcome == SMTP_OUTCOME_FAILED
                                                   ? SMTP_OUTCOME_FAILED
                                                   : SMTP_OUTCOME_DEFERRED;
-            record_result(qm, m, s, j->indexes, j->count, outcome, host, reply);
+            char tls[QUEUE_STATE_TLS_MAX];
+            tls_policy_describe(failure_tls.used, failure_tls.protocol, failure_tls.cipher,
+                                failure_tls.verified, tls, sizeof(tls));
+            record_result_tls(qm, m, s, j->indexes, j->count, outcome, host, reply,
+                              host[0] ? tls : NULL);
             report_unreachable(qm, w->key, host, reply);
             return outcome == SMTP_OUTCOME_FAILED;
         }
@@ -842,6 +883,9 @@ static bool deliver(queue_manager *qm, const worker *w, const qm_settings *s, jo
     const dns_route_target *t = outbound_target(*conn);
     char host[ROUTE_NAME_MAX + DNS_ROUTE_ADDRESS_TEXT + 8];
     snprintf(host, sizeof(host), "%s [%s]", t->host, t->address_text);
+    const outbound_tls_info *ti = outbound_tls(*conn);
+    char tls[QUEUE_STATE_TLS_MAX];
+    tls_policy_describe(ti->used, ti->protocol, ti->cipher, ti->verified, tls, sizeof(tls));
     for (size_t from = 0; from < j->count; from += CHUNK_RECIPIENTS) {
         size_t count = j->count - from < CHUNK_RECIPIENTS ? j->count - from : CHUNK_RECIPIENTS;
         const size_t *chunk = j->indexes + from;
@@ -877,8 +921,8 @@ static bool deliver(queue_manager *qm, const worker *w, const qm_settings *s, jo
         if (sent == OUTBOUND_NOT_SENT) {
             outbound_close(*conn);
             *conn = NULL;
-            record_result(qm, m, s, j->indexes + from, j->count - from, SMTP_OUTCOME_DEFERRED, host,
-                          "4.3.0 the message could not be given to the SMTP client");
+            record_result_tls(qm, m, s, j->indexes + from, j->count - from, SMTP_OUTCOME_DEFERRED,
+                              host, "4.3.0 the message could not be given to the SMTP client", tls);
             return false;
         }
         bool usable = sent == OUTBOUND_SENT;
@@ -900,7 +944,7 @@ static bool deliver(queue_manager *qm, const worker *w, const qm_settings *s, jo
                 }
             }
             format_reply(r, reply, sizeof(reply));
-            record_result(qm, m, s, delivered, nd, SMTP_OUTCOME_DELIVERED, host, reply);
+            record_result_tls(qm, m, s, delivered, nd, SMTP_OUTCOME_DELIVERED, host, reply, tls);
         }
         for (size_t k = 0; k < count && k < smtp_client_recipient_count(c); k++) {
             const smtp_client_result *r = smtp_client_recipient_result(c, k);
@@ -910,10 +954,10 @@ static bool deliver(queue_manager *qm, const worker *w, const qm_settings *s, jo
             }
             char reply[REPLY_MAX];
             format_reply(r, reply, sizeof(reply));
-            record_result(qm, m, s, &chunk[k], 1,
-                          r->outcome == SMTP_OUTCOME_FAILED ? SMTP_OUTCOME_FAILED
-                                                            : SMTP_OUTCOME_DEFERRED,
-                          host, reply);
+            record_result_tls(qm, m, s, &chunk[k], 1,
+                              r->outcome == SMTP_OUTCOME_FAILED ? SMTP_OUTCOME_FAILED
+                                                                : SMTP_OUTCOME_DEFERRED,
+                              host, reply, tls);
         }
         if (!usable) {
             outbound_close(*conn);

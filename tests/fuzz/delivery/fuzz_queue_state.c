@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < recipients; i++) {
         const queue_state_recipient *r = &s.recipients[i];
         if (strlen(r->last_reply) > QUEUE_STATE_REPLY_MAX ||
-            strlen(r->remote_host) > QUEUE_STATE_HOST_MAX || r->status > QUEUE_STATE_FAILED ||
+            strlen(r->remote_host) > QUEUE_STATE_HOST_MAX ||
+            strlen(r->last_tls) > QUEUE_STATE_TLS_MAX || r->status > QUEUE_STATE_FAILED ||
             (r->status == QUEUE_STATE_PENDING) != (r->attempts == 0)) {
             abort();
         }
@@ -53,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t tl = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
         memcpy(text, copy, tl);
         text[tl] = '\0';
-        queue_state_outcome o = {(queue_state_status)(data[0] % 3 + 1), size, size * 2, text, text};
+        queue_state_outcome o = {
+                (queue_state_status)(data[0] % 3 + 1), size, size * 2, text, text, text};
         char record[1024];
         size_t rl = queue_state_encode_outcome(record, sizeof(record), idx, n, &o);
         size_t before = s.records_applied;

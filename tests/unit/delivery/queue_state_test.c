@@ -41,7 +41,7 @@ static void add_outcome(journal *j, const size_t *idx, size_t count, queue_state
                         uint64_t t, uint64_t next, const char *host, const char *reply)
 {
     char rec[4096];
-    queue_state_outcome o = {status, t, next, host, reply};
+    queue_state_outcome o = {status, t, next, host, reply, NULL};
     append(j, rec, queue_state_encode_outcome(rec, sizeof(rec), idx, count, &o));
 }
 
@@ -63,7 +63,7 @@ static void records_are_single_lines_with_a_standard_crc32(void **state)
     (void)state;
     char rec[256];
     const size_t idx[] = {0, 1, 2, 5};
-    queue_state_outcome done = {QUEUE_STATE_DONE, T0, 0, "mx.example.net", "250 2.0.0 OK"};
+    queue_state_outcome done = {QUEUE_STATE_DONE, T0, 0, "mx.example.net", "250 2.0.0 OK", NULL};
     size_t len = queue_state_encode_outcome(rec, sizeof(rec), idx, 4, &done);
     /* The CRC is zlib's crc32 of the bytes before " crc=" (checked with Python). */
     assert_string_equal(rec, "R 0-2,5 done t=1700000000 host=mx.example.net "
@@ -73,7 +73,7 @@ static void records_are_single_lines_with_a_standard_crc32(void **state)
     assert_string_equal(rec, "Q t=1700000000 n=3 crc=80de1392\r\n");
     assert_int_equal(len, strlen(rec));
     const size_t one = 7;
-    queue_state_outcome later = {QUEUE_STATE_DEFERRED, T0 + 5, T0 + 905, "", NULL};
+    queue_state_outcome later = {QUEUE_STATE_DEFERRED, T0 + 5, T0 + 905, "", NULL, NULL};
     queue_state_encode_outcome(rec, sizeof(rec), &one, 1, &later);
     assert_memory_equal(rec, "R 7 deferred t=1700000005 next=1700000905 crc=", 46);
     queue_state_encode_retry_now(rec, sizeof(rec), T0 + 9);
@@ -87,8 +87,8 @@ static void encoders_refuse_what_cannot_be_replayed(void **state)
     (void)state;
     char rec[256];
     const size_t idx[] = {0, QUEUE_STATE_RECIPIENTS_MAX};
-    queue_state_outcome done = {QUEUE_STATE_DONE, T0, 0, NULL, NULL};
-    queue_state_outcome pending = {QUEUE_STATE_PENDING, T0, 0, NULL, NULL};
+    queue_state_outcome done = {QUEUE_STATE_DONE, T0, 0, NULL, NULL, NULL};
+    queue_state_outcome pending = {QUEUE_STATE_PENDING, T0, 0, NULL, NULL, NULL};
     assert_int_equal(queue_state_encode_outcome(rec, sizeof(rec), idx, 0, &done), 0);
     assert_int_equal(queue_state_encode_outcome(rec, sizeof(rec), idx, 2, &done), 0);
     assert_int_equal(queue_state_encode_outcome(rec, sizeof(rec), idx, 1, &pending), 0);
@@ -296,6 +296,31 @@ static void texts_are_escaped_bounded_and_restored(void **state)
     free(j.data);
 }
 
+static void each_attempt_keeps_its_tls_and_older_records_have_none(void **state)
+{
+    (void)state;
+    journal j = {0};
+    const size_t r0[] = {0}, r1[] = {1};
+    add_outcome(&j, r0, 1, QUEUE_STATE_DEFERRED, T0, T0 + 60, "old", "421 busy");
+    char rec[4096];
+    queue_state_outcome o = {QUEUE_STATE_DONE,
+                             T0 + 60,
+                             0,
+                             "relay [127.0.0.1:465]",
+                             "250 ok",
+                             "TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 verified"};
+    size_t n = queue_state_encode_outcome(rec, sizeof(rec), r1, 1, &o);
+    assert_non_null(strstr(rec, " tls=TLSv1.2%20TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384%20verified"));
+    append(&j, rec, n);
+    queue_state s = replay(&j, 2);
+    assert_int_equal(s.records_applied, 2);
+    assert_string_equal(s.recipients[0].last_tls, ""); /* a record from before tls= */
+    assert_string_equal(s.recipients[1].last_tls,
+                        "TLSv1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 verified");
+    queue_state_free(&s);
+    free(j.data);
+}
+
 /* The largest set a record can name, every other one of 100000 recipients, fits the
  * documented buffer and replays. */
 static void the_biggest_record_fits(void **state)
@@ -315,7 +340,8 @@ static void the_biggest_record_fits(void **state)
     char long_host[QUEUE_STATE_HOST_MAX + 1];
     memset(long_host, '%', QUEUE_STATE_HOST_MAX);
     long_host[QUEUE_STATE_HOST_MAX] = '\0';
-    queue_state_outcome o = {QUEUE_STATE_DEFERRED, UINT64_MAX, UINT64_MAX, long_host, long_reply};
+    queue_state_outcome o = {QUEUE_STATE_DEFERRED, UINT64_MAX, UINT64_MAX, long_host,
+                             long_reply,           NULL};
     size_t len = queue_state_encode_outcome(rec, QUEUE_STATE_RECORD_MAX, idx, count, &o);
     assert_true(len > 0);
     journal j = {rec, len, QUEUE_STATE_RECORD_MAX};
@@ -398,6 +424,7 @@ int main(void)
             cmocka_unit_test(a_damaged_record_in_the_middle_costs_only_itself),
             cmocka_unit_test(records_for_another_file_are_skipped),
             cmocka_unit_test(texts_are_escaped_bounded_and_restored),
+            cmocka_unit_test(each_attempt_keeps_its_tls_and_older_records_have_none),
             cmocka_unit_test(the_biggest_record_fits),
             cmocka_unit_test(many_records_replay_whole_or_one_by_one_alike),
             cmocka_unit_test(init_bounds),

@@ -63,6 +63,12 @@ static void every_form(void **state)
     assert_int_equal(r.hosts[5].kind, ROUTE_IPV6);
     assert_string_equal(r.hosts[5].name, "2001:db8::2");
     assert_int_equal(r.hosts[5].port, 25);
+    /* Whether the port was written: SmartHostTls 3 takes 465 instead of a default 25. */
+    assert_false(r.hosts[0].port_given);
+    assert_true(r.hosts[1].port_given);
+    assert_false(r.hosts[2].port_given);
+    assert_true(r.hosts[3].port_given);
+    assert_false(r.hosts[5].port_given);
     /* A trailing dot (fully qualified) is accepted and dropped; the top port is fine. */
     r = parse_ok("mx.example.com.:65535");
     assert_string_equal(r.hosts[0].name, "mx.example.com");

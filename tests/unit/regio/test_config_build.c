@@ -345,7 +345,7 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 48); /* every bound of every DWORD setting but RelayFlags */
+    assert_int_equal(checked, 50); /* every bound of every DWORD setting but RelayFlags */
 }
 
 static void concrete_bounds(void **state)
@@ -595,6 +595,69 @@ static void dns_servers_lines_that_are_not_ipv4_addresses_are_errors(void **stat
     assert_int_equal(errors, 2);
 }
 
+static void outbound_tls_values_have_safe_defaults(void **state)
+{
+    fixture *f = *state;
+    const regio_config *c = build(f, NULL, 0);
+    assert_int_equal(c->smart_host_tls.value, 1);
+    assert_int_equal(c->mx_tls.value, 1);
+    assert_string_equal(c->smart_host_account, "");
+
+    regio_raw_value v[] = {DWORD("SmartHostTls", 3), DWORD("MxTls", 2),
+                           SZ("SmartHostAccount", "relay@example.net\0")};
+    c = build(f, v, 3);
+    assert_int_equal(c->smart_host_tls.value, 3);
+    assert_int_equal(c->mx_tls.value, 2);
+    assert_string_equal(c->smart_host_account, "relay@example.net");
+    assert_int_equal(f->diags.count, 1); /* only the RelayFlags note */
+}
+
+static void outbound_tls_modes_out_of_range_are_errors_and_take_the_default(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v[] = {DWORD("SmartHostTls", 4), DWORD("MxTls", 3)};
+    const regio_config *c = build(f, v, 2);
+    assert_int_equal(c->smart_host_tls.value, 1);
+    assert_int_equal(c->mx_tls.value, 1);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "SmartHostTls", "outside") >= 0);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "MxTls", "outside") >= 0);
+
+    regio_raw_value wrong_type = SZ("SmartHostTls", "2\0");
+    c = build(f, &wrong_type, 1);
+    assert_int_equal(c->smart_host_tls.value, 1);
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "SmartHostTls", "") >= 0);
+}
+
+static void a_smart_host_account_with_control_characters_or_too_long_is_refused(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v = SZ("SmartHostAccount", "relay\tuser\0");
+    const regio_config *c = build(f, &v, 1);
+    assert_string_equal(c->smart_host_account, "");
+    assert_true(find_diag(&f->diags, REGIO_SEV_ERROR, "SmartHostAccount", "control character") >=
+                0);
+
+    char long_name[300];
+    memset(long_name, 'a', 256);
+    long_name[256] = '\0';
+    assert_non_null(regio_setting_find("SmartHostAccount")->check(long_name));
+    long_name[255] = '\0';
+    assert_null(regio_setting_find("SmartHostAccount")->check(long_name));
+}
+
+static void an_account_without_tls_is_a_warning_because_the_mail_would_stay_queued(void **state)
+{
+    fixture *f = *state;
+    regio_raw_value v[] = {DWORD("SmartHostTls", 0), SZ("SmartHostAccount", "relay\0")};
+    const regio_config *c = build(f, v, 2);
+    assert_string_equal(c->smart_host_account, "relay");
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "SmartHostAccount", "stays queued") >= 0);
+
+    regio_raw_value with_tls[] = {DWORD("SmartHostTls", 2), SZ("SmartHostAccount", "relay\0")};
+    build(f, with_tls, 2);
+    assert_true(find_diag(&f->diags, REGIO_SEV_WARNING, "SmartHostAccount", "") < 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -630,6 +693,10 @@ int main(void)
             T(auth_without_tls_is_read_and_warned_about),
             T(bad_durations_are_errors_and_keep_the_defaults),
             T(dns_servers_lines_that_are_not_ipv4_addresses_are_errors),
+            T(outbound_tls_values_have_safe_defaults),
+            T(outbound_tls_modes_out_of_range_are_errors_and_take_the_default),
+            T(a_smart_host_account_with_control_characters_or_too_long_is_refused),
+            T(an_account_without_tls_is_a_warning_because_the_mail_would_stay_queued),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,7 +230,7 @@ route=$(e2e_wine "$E2E_EXE" explain 127.0.0.1 x@far.test 2>&1 || true)
 echo "$route" | grep -q 'route: by smart host.*\[127\.0\.0\.1\]:465' || e2e_fail "port 465: $route"
 
 e2e_log "a blob that does not decrypt here (another machine's .reg) is named as such"
-e2e_wine reg add "$DL_K\\SmartHostLogin" /v SmartHostPassword /t REG_BINARY /d 0102030405 /f >/dev/null
+e2e_reg add "$DL_K\\SmartHostLogin" /v SmartHostPassword /t REG_BINARY /d 0102030405 /f
 show=$(e2e_wine "$E2E_EXE" smarthost show 2>&1) || e2e_fail "smarthost show failed: $show"
 echo "$show" | grep -q 'Password: stored, but it does not decrypt on this machine' ||
     e2e_fail "show on a foreign blob: $show"

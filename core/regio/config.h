@@ -120,6 +120,7 @@ typedef struct regio_config {
     regio_dword denial_lookups_per_minute;      /* reverse lookups for denial events */
     regio_dword protocol_log_session_kilobytes; /* per session, then one line of what was left */
     regio_dword protocol_log_daily_megabytes;   /* per day's file */
+    regio_dword log_max_age_days;               /* daily log files older are deleted */
 
     /* Authentication. */
     regio_dword auth_windows_accounts; /* 1: also check Windows accounts (LogonUserW) */

@@ -316,6 +316,12 @@ static const regio_setting settings[] = {
                   "Size of one day's protocol log file, in MiB; past it one line says so and "
                   "the rest of the day is not logged.",
                   protocol_log_daily_megabytes),
+        DWORD_ROW("LogMaxAgeDays", "Parameters", 30, 0, 36500, 30, "30",
+                  "Days the daily files under MailRoot\\Logs (protocol and delivery logs) are "
+                  "kept; older ones are deleted when a day's file is opened. 0: kept for ever. "
+                  "Defends the disk against logs that only grow (Exchange keeps 30 days of "
+                  "protocol logs too).",
+                  log_max_age_days),
         DWORD_ROW("AuthWindowsAccounts", "Parameters", 0, 0, 1, 0, "0",
                   "1: AUTH also accepts Windows accounts of this machine or its domain.",
                   auth_windows_accounts),

@@ -47,7 +47,7 @@ typedef struct regio_setting {
 } regio_setting;
 
 /* How many settings the table has (regio_settings() returns exactly this many). */
-#define REGIO_SETTING_COUNT 45
+#define REGIO_SETTING_COUNT 46
 
 /* Every setting, in documentation order. */
 const regio_setting *regio_settings(size_t *count);

@@ -27,6 +27,16 @@ delivery_log *delivery_log_open(const char *mail_root)
     return log;
 }
 
+void delivery_log_set_max_age(delivery_log *log, uint32_t days)
+{
+    if (!log) {
+        return;
+    }
+    EnterCriticalSection(&log->lock);
+    daily_file_set_max_age(&log->file, days);
+    LeaveCriticalSection(&log->lock);
+}
+
 void delivery_log_close(delivery_log *log)
 {
     if (!log) {

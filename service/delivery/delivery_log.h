@@ -12,11 +12,17 @@
 #ifndef IMSRELAY_DELIVERY_LOG_H
 #define IMSRELAY_DELIVERY_LOG_H
 
+#include <stdint.h>
+
 typedef struct delivery_log delivery_log;
 
 /* Logs go to <mail_root>\Logs (created if needed). NULL when the folder cannot be made. */
 delivery_log *delivery_log_open(const char *mail_root);
 void delivery_log_close(delivery_log *log);
+
+/* LogMaxAgeDays: daily files older than that are deleted at the next day's file (0: kept for
+ * ever; 30 until it is set). */
+void delivery_log_set_max_age(delivery_log *log, uint32_t days);
 
 void delivery_log_line(delivery_log *log, const char *id, const char *recipient, const char *remote,
                        const char *outcome, const char *reply, const char *tls);

@@ -126,6 +126,7 @@ static void settings_now(queue_manager *qm, qm_settings *s)
 {
     runtime_snapshot *snap = runtime_acquire(qm->rt);
     settings_read(runtime_snapshot_config(snap), s);
+    delivery_log_set_max_age(qm->log, runtime_snapshot_config(snap)->log_max_age_days.value);
     runtime_snapshot_release(snap);
 }
 

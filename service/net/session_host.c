@@ -233,6 +233,7 @@ static void log_line(session_host *h, char direction, const char *line, size_t l
     }
     protocol_log_set_daily_limit(h->services->protocol_log,
                                  config->protocol_log_daily_megabytes.value * MIB);
+    protocol_log_set_max_age(h->services->protocol_log, config->log_max_age_days.value);
     h->log_bytes += protocol_log_line(h->services->protocol_log, h->id, h->client_text, direction,
                                       line, len);
 }

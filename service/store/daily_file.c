@@ -3,6 +3,7 @@
 #include <wchar.h>
 
 #include "common/win_text.h"
+#include "log_age.h"
 
 bool daily_file_init(daily_file *f, const char *mail_root, const wchar_t *prefix)
 {
@@ -16,6 +17,7 @@ bool daily_file_init(daily_file *f, const char *mail_root, const wchar_t *prefix
     f->prefix[sizeof(f->prefix) / sizeof(f->prefix[0]) - 1] = 0;
     f->file = INVALID_HANDLE_VALUE;
     f->year = f->month = f->day = 0;
+    f->max_age_days = 30;
     CreateDirectoryW(root, NULL);
     return CreateDirectoryW(f->dir, NULL) || GetLastError() == ERROR_ALREADY_EXISTS;
 }
@@ -24,6 +26,41 @@ bool daily_file_is_current(const daily_file *f, const SYSTEMTIME *now)
 {
     return f->file != INVALID_HANDLE_VALUE && f->year == now->wYear && f->month == now->wMonth &&
            f->day == now->wDay;
+}
+
+void daily_file_set_max_age(daily_file *f, uint32_t days)
+{
+    f->max_age_days = days;
+}
+
+static void delete_expired(const daily_file *f, const SYSTEMTIME *now)
+{
+    char prefix[64];
+    if (f->max_age_days == 0 || !win_text_utf8_into(f->prefix, prefix, sizeof(prefix))) {
+        return;
+    }
+    int64_t today = log_age_day_number(now->wYear, now->wMonth, now->wDay);
+    wchar_t pattern[1100];
+    _snwprintf(pattern, 1100, L"%ls\\%ls-*.log", f->dir, f->prefix);
+    pattern[1099] = 0;
+    WIN32_FIND_DATAW found;
+    HANDLE search = FindFirstFileW(pattern, &found);
+    if (search == INVALID_HANDLE_VALUE) {
+        return;
+    }
+    do {
+        char name[64];
+        if ((found.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ||
+            !win_text_utf8_into(found.cFileName, name, sizeof(name)) ||
+            !log_age_expired(name, prefix, today, f->max_age_days)) {
+            continue;
+        }
+        wchar_t path[1100];
+        _snwprintf(path, 1100, L"%ls\\%ls", f->dir, found.cFileName);
+        path[1099] = 0;
+        DeleteFileW(path);
+    } while (FindNextFileW(search, &found));
+    FindClose(search);
 }
 
 void daily_file_roll(daily_file *f, const SYSTEMTIME *now)
@@ -44,6 +81,7 @@ void daily_file_roll(daily_file *f, const SYSTEMTIME *now)
     f->year = now->wYear;
     f->month = now->wMonth;
     f->day = now->wDay;
+    delete_expired(f, now);
 }
 
 void daily_file_close(daily_file *f)

@@ -19,6 +19,7 @@ struct protocol_log {
     /* Lines not yet written to `file`, all of its day: one write per flush, not per line. */
     char pending[PROTOCOL_LOG_BATCH_BYTES];
     size_t pending_len;
+    volatile LONG max_age_days; /* LogMaxAgeDays, given to the daily file at each roll */
 };
 
 /* Writes the pending lines; called with the lock held. */
@@ -46,6 +47,7 @@ protocol_log *protocol_log_open(const char *mail_root)
         free(log);
         return NULL;
     }
+    log->max_age_days = 30;
     InitializeCriticalSection(&log->lock);
     return log;
 }
@@ -61,6 +63,13 @@ void protocol_log_close(protocol_log *log)
     daily_file_close(&log->file);
     DeleteCriticalSection(&log->lock);
     free(log);
+}
+
+void protocol_log_set_max_age(protocol_log *log, uint32_t days)
+{
+    if (log) {
+        InterlockedExchange(&log->max_age_days, (LONG)days);
+    }
 }
 
 void protocol_log_set_daily_limit(protocol_log *log, uint64_t bytes)
@@ -96,6 +105,7 @@ static void roll(protocol_log *log, const SYSTEMTIME *now)
     WORD year = log->file.year, month = log->file.month, day = log->file.day;
     log->dropped_lines = log->dropped_bytes = 0;
     log->limit_noted = false;
+    daily_file_set_max_age(&log->file, (uint32_t)log->max_age_days);
     daily_file_roll(&log->file, now);
     /* A restart the same day continues the count. */
     LARGE_INTEGER size = {0};

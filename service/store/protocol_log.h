@@ -40,6 +40,10 @@ size_t protocol_log_line(protocol_log *log, uint64_t session, const char *client
 /* The size a day's file may reach, in bytes (0: no limit, the default). */
 void protocol_log_set_daily_limit(protocol_log *log, uint64_t bytes);
 
+/* LogMaxAgeDays: this log's daily files older than that are deleted at the next day's file
+ * (0: kept for ever; 30 until it is set). */
+void protocol_log_set_max_age(protocol_log *log, uint32_t days);
+
 /* Writes the lines logged so far. */
 void protocol_log_flush(protocol_log *log);
 

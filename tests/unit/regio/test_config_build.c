@@ -345,7 +345,7 @@ static void out_of_range_dwords_are_errors_and_take_their_fallback(void **state)
             checked++;
         }
     }
-    assert_int_equal(checked, 50); /* every bound of every DWORD setting but RelayFlags */
+    assert_int_equal(checked, 51); /* every bound of every DWORD setting but RelayFlags */
 }
 
 static void concrete_bounds(void **state)

@@ -1,5 +1,7 @@
 #include "delivery/queue_path.h"
 
+#include "fnv1a.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,13 +9,12 @@
 void queue_path_subdir(const char *id, wchar_t out[QUEUE_PATH_SUBDIR_LEN + 1])
 {
     static const wchar_t hex[] = L"0123456789ABCDEF";
-    /* FNV-1a: the spool's ids differ mostly in their last digits (time, sequence), and
-     * every one of them must move the result. */
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h = (h ^ *p) * 16777619u;
-    }
+    /* The spool's ids differ mostly in their last digits (time, sequence): folding the
+     * whole hash into the byte lets every digit move the folder. */
+    uint64_t h = fnv1a_string(FNV1A_INIT, id);
+    h ^= h >> 32;
     h ^= h >> 16;
+    h ^= h >> 8;
     out[0] = hex[(h >> 4) & 0xF];
     out[1] = hex[h & 0xF];
     out[2] = 0;

@@ -31,6 +31,9 @@
 #define UNREACHABLE_PER_MIN 1u
 #define ABORT_GRACE_MS      2000u
 #define INTAKE_MAX          100000u /* ids waiting to be loaded; beyond, a full scan */
+/* dispatch() walks every queued message: a burst of new mail is dispatched together rather
+ * than once per message, which with tens of thousands queued would cost O(n) per message. */
+#define DISPATCH_MIN_MS 50u
 
 typedef struct qm_message {
     queue_entry entry;
@@ -1309,6 +1312,7 @@ static DWORD WINAPI scheduler_main(void *arg)
     queue_manager *qm = arg;
     ULONGLONG last_scan = GetTickCount64();
     ULONGLONG last_whole_scan = last_scan;
+    ULONGLONG last_dispatch = 0;
     DWORD wait = 0;
     for (;;) {
         HANDLE waits[4] = {qm->stop, qm->wake};
@@ -1347,7 +1351,13 @@ static DWORD WINAPI scheduler_main(void *arg)
             scan(qm, false);
             last_scan = GetTickCount64();
         }
+        ULONGLONG since = GetTickCount64() - last_dispatch;
+        if (since < DISPATCH_MIN_MS) {
+            wait = (DWORD)(DISPATCH_MIN_MS - since);
+            continue;
+        }
         wait = dispatch(qm);
+        last_dispatch = GetTickCount64();
     }
     return 0;
 }

@@ -17,7 +17,7 @@
 #include "common/win_text.h"
 #include "delivery/queue_entry.h"
 #include "delivery/queue_manager.h"
-#include "delivery/queue_path.h"
+#include "store/queue_path.h"
 #include "events/eventlog.h"
 
 static int queue_usage(const char *problem)

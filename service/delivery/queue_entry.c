@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/win_text.h"
-#include "delivery/queue_path.h"
+#include "store/queue_path.h"
 
 #define ENVELOPE_FIRST_READ (64u * 1024u)
 #define JOURNAL_READ_MAX    (64u * 1024u * 1024u) /* a journal this long is read up to here */

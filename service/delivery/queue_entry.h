@@ -1,5 +1,5 @@
 /* One message of MailRoot\Queue on disk (in Queue\<XX>\, or directly in Queue\ for files
- * of an older version: delivery/queue_path.h): the queue file (ID.eml, as the spool wrote it) and
+ * of an older version: store/queue_path.h): the queue file (ID.eml, as the spool wrote it) and
  * its delivery journal beside it (ID.state, core/delivery/queue_state.h). The service's
  * queue manager and the `imsrelay queue` command both use this, so the only writes they
  * share are journal appends, made with sharing flags that let both work at once: an

@@ -13,7 +13,7 @@
 #include "delivery/dns_route.h"
 #include "delivery/outbound.h"
 #include "delivery/queue_entry.h"
-#include "delivery/queue_path.h"
+#include "store/queue_path.h"
 #include "dsn.h"
 #include "events/eventlog.h"
 #include "retry_schedule.h"

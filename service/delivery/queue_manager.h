@@ -1,7 +1,7 @@
 /* The queue manager: delivers what the spool puts in MailRoot\Queue.
  *
  * A scheduler thread indexes every queue file (those there at start too: Queue\<XX>\ and
- * files directly in Queue\, delivery/queue_path.h) and picks up new ones by name: the spools
+ * files directly in Queue\, store/queue_path.h) and picks up new ones by name: the spools
  * tell it the id of each message they commit (spool_set_queued_hook), so n new messages
  * cost n loads, not n reads of a folder of thousands. Files dropped directly into Queue\
  * are found by a change notification on that folder alone (and a look every

@@ -1,7 +1,7 @@
 #include "store/spool.h"
 
 #include "common/win_text.h"
-#include "delivery/queue_path.h"
+#include "store/queue_path.h"
 
 #include <windows.h>
 

@@ -2,7 +2,7 @@
  *
  * Layout under MailRoot:  Drop\   messages for local recipients
  *                         Queue\  messages for relayed recipients, in Queue\<XX>\
- *                                 (delivery/queue_path.h: 256 subfolders)
+ *                                 (store/queue_path.h: 256 subfolders)
  *                         Tmp\    messages being received (never read by anyone else)
  * A message with local and relayed recipients becomes two files, one in each folder, each
  * naming only its own recipients. A file is written under Tmp\, flushed, then renamed into

@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "delivery/queue_entry.h"
-#include "delivery/queue_path.h"
+#include "store/queue_path.h"
 
 #define MESSAGE_BYTES 1024
 #define RESCANS       5

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "delivery/queue_path.h"
+#include "store/queue_path.h"
 #include "store/spool.h"
 
 static char root[MAX_PATH];

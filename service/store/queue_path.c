@@ -1,4 +1,4 @@
-#include "delivery/queue_path.h"
+#include "store/queue_path.h"
 
 #include "fnv1a.h"
 
@@ -64,8 +64,8 @@ static void walk_folder(const wchar_t *folder, bool subfolders, queue_path_visit
     if (search == INVALID_HANDLE_VALUE) {
         return;
     }
-    /* Files first, subfolders after, so a legacy file directly in Queue\ is not kept
-     * waiting behind 256 folders; the names are kept since the search handle is reused. */
+    /* Files first, then the subfolders, whose names are kept until this search is closed
+     * (one open search at a time). */
     wchar_t(*subs)[QUEUE_PATH_SUBDIR_LEN + 1] = NULL;
     size_t sub_count = 0;
     if (subfolders) {

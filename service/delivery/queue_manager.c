@@ -69,12 +69,13 @@ struct queue_manager {
     size_t dest_count;
     unsigned active;
     HANDLE scheduler;
-    HANDLE stop;         /* manual-reset */
-    HANDLE abort;        /* manual-reset: cut connections */
-    HANDLE wake;         /* auto-reset: a thread ended, or look again */
-    HANDLE idle;         /* manual-reset: no delivery thread runs */
-    HANDLE retry;        /* named, auto-reset: `imsrelay queue retry` */
-    HANDLE changes;      /* a file directly in Queue\ changed, or INVALID_HANDLE_VALUE */
+    HANDLE stop;    /* manual-reset */
+    HANDLE abort;   /* manual-reset: cut connections */
+    HANDLE wake;    /* auto-reset: a thread ended, or look again */
+    HANDLE idle;    /* manual-reset: no delivery thread runs */
+    HANDLE retry;   /* named, auto-reset: `imsrelay queue retry` */
+    HANDLE changes; /* a file directly in Queue\ changed, or INVALID_HANDLE_VALUE */
+
     spool *intake_spool; /* the sessions' spool, whose hook tells of new messages */
     /* Ids the spools committed into Queue and the scheduler has not loaded yet: new mail is
      * picked up by name, not by reading the folder again (which costs a pass over every

@@ -17,6 +17,7 @@
 #include "common/win_text.h"
 #include "delivery/queue_entry.h"
 #include "delivery/queue_manager.h"
+#include "store/queue_path.h"
 #include "events/eventlog.h"
 
 static int queue_usage(const char *problem)
@@ -57,36 +58,40 @@ static bool queue_folder(wchar_t *out, size_t chars)
     return n > 0 && (size_t)n < chars;
 }
 
-/* Calls visit for every loadable message in the queue; returns the count. */
+/* Calls visit for every loadable message in the queue (Queue\<XX>\ and files directly in
+ * Queue\); returns the count. */
 typedef void (*queue_visit)(queue_entry *entry, void *ctx);
+
+typedef struct walk_state {
+    queue_visit visit;
+    void *ctx;
+    size_t count;
+} walk_state;
+
+static void visit_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
+{
+    walk_state *w = ctx;
+    size_t len = wcslen(found->cFileName);
+    char id[QUEUE_ENTRY_ID_MAX + 8];
+    if (len <= 4 || _wcsicmp(found->cFileName + len - 4, L".eml") ||
+        !win_text_utf8_into(found->cFileName, id, sizeof(id))) {
+        return;
+    }
+    id[strlen(id) - 4] = '\0';
+    queue_entry e;
+    char reason[QUEUE_ENTRY_REASON_MAX];
+    if (queue_entry_load_in(folder, id, false, &e, reason, sizeof(reason)) == QUEUE_ENTRY_OK) {
+        w->visit(&e, w->ctx);
+        queue_entry_free(&e);
+        w->count++;
+    }
+}
 
 static size_t for_each(const wchar_t *dir, queue_visit visit, void *ctx)
 {
-    wchar_t pattern[QUEUE_ENTRY_PATH_MAX];
-    _snwprintf(pattern, QUEUE_ENTRY_PATH_MAX, L"%ls\\*.eml", dir);
-    pattern[QUEUE_ENTRY_PATH_MAX - 1] = 0;
-    WIN32_FIND_DATAW found;
-    HANDLE search = FindFirstFileW(pattern, &found);
-    size_t count = 0;
-    if (search == INVALID_HANDLE_VALUE) {
-        return 0;
-    }
-    do {
-        char id[QUEUE_ENTRY_ID_MAX + 8];
-        if (!win_text_utf8_into(found.cFileName, id, sizeof(id)) || strlen(id) <= 4) {
-            continue;
-        }
-        id[strlen(id) - 4] = '\0';
-        queue_entry e;
-        char reason[QUEUE_ENTRY_REASON_MAX];
-        if (queue_entry_load(dir, id, false, &e, reason, sizeof(reason)) == QUEUE_ENTRY_OK) {
-            visit(&e, ctx);
-            queue_entry_free(&e);
-            count++;
-        }
-    } while (FindNextFileW(search, &found));
-    FindClose(search);
-    return count;
+    walk_state w = {.visit = visit, .ctx = ctx};
+    queue_path_walk(dir, true, visit_file, &w);
+    return w.count;
 }
 
 typedef struct summary {

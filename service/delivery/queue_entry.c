@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/win_text.h"
+#include "store/queue_path.h"
 
 #define ENVELOPE_FIRST_READ (64u * 1024u)
 #define JOURNAL_READ_MAX    (64u * 1024u * 1024u) /* a journal this long is read up to here */
@@ -216,10 +217,27 @@ static bool path_in(wchar_t *out, const wchar_t *dir, const char *id, const wcha
 queue_entry_status queue_entry_load(const wchar_t *queue_dir, const char *id, bool record_queued,
                                     queue_entry *e, char *reason, size_t reason_size)
 {
+    wchar_t folder[QUEUE_ENTRY_PATH_MAX];
+    if (!queue_path_folder(folder, QUEUE_ENTRY_PATH_MAX, queue_dir, id)) {
+        memset(e, 0, sizeof(*e));
+        return QUEUE_ENTRY_GONE;
+    }
+    queue_entry_status st = queue_entry_load_in(folder, id, record_queued, e, reason, reason_size);
+    if (st != QUEUE_ENTRY_GONE) {
+        return st;
+    }
+    /* Not in its subfolder: directly in Queue\ (an older version's layout, or a file an
+     * administrator put there), where it stays. */
+    return queue_entry_load_in(queue_dir, id, record_queued, e, reason, reason_size);
+}
+
+queue_entry_status queue_entry_load_in(const wchar_t *folder, const char *id, bool record_queued,
+                                       queue_entry *e, char *reason, size_t reason_size)
+{
     memset(e, 0, sizeof(*e));
     set_reason(reason, reason_size, "");
-    if (!queue_entry_id_valid(id) || !path_in(e->eml_path, queue_dir, id, L".eml") ||
-        !path_in(e->state_path, queue_dir, id, L".state")) {
+    if (!queue_entry_id_valid(id) || !path_in(e->eml_path, folder, id, L".eml") ||
+        !path_in(e->state_path, folder, id, L".state")) {
         return QUEUE_ENTRY_GONE;
     }
     snprintf(e->id, sizeof(e->id), "%s", id);
@@ -269,13 +287,13 @@ bool queue_entry_remove(queue_entry *e)
     return ok;
 }
 
-bool queue_entry_to_badmail(const wchar_t *mail_root, const wchar_t *queue_dir,
+bool queue_entry_to_badmail(const wchar_t *mail_root, const wchar_t *folder,
                             const wchar_t *file_name, const char *reason)
 {
     wchar_t bad_dir[QUEUE_ENTRY_PATH_MAX], from[QUEUE_ENTRY_PATH_MAX], to[QUEUE_ENTRY_PATH_MAX];
     wchar_t reason_path[QUEUE_ENTRY_PATH_MAX];
     if (_snwprintf(bad_dir, QUEUE_ENTRY_PATH_MAX, L"%ls\\Badmail", mail_root) <= 0 ||
-        _snwprintf(from, QUEUE_ENTRY_PATH_MAX, L"%ls\\%ls", queue_dir, file_name) <= 0 ||
+        _snwprintf(from, QUEUE_ENTRY_PATH_MAX, L"%ls\\%ls", folder, file_name) <= 0 ||
         _snwprintf(to, QUEUE_ENTRY_PATH_MAX, L"%ls\\%ls", bad_dir, file_name) <= 0 ||
         _snwprintf(reason_path, QUEUE_ENTRY_PATH_MAX, L"%ls\\%ls.reason", bad_dir, file_name) <=
                 0) {

@@ -1,4 +1,5 @@
-/* One message of MailRoot\Queue on disk: the queue file (ID.eml, as the spool wrote it) and
+/* One message of MailRoot\Queue on disk (in Queue\<XX>\, or directly in Queue\ for files
+ * of an older version: store/queue_path.h): the queue file (ID.eml, as the spool wrote it) and
  * its delivery journal beside it (ID.state, core/delivery/queue_state.h). The service's
  * queue manager and the `imsrelay queue` command both use this, so the only writes they
  * share are journal appends, made with sharing flags that let both work at once: an
@@ -46,10 +47,15 @@ uint64_t queue_entry_now(void);
 /* true when id (UTF-8) is a plausible queue id: letters, digits, '.', '-', '_', 1..63. */
 bool queue_entry_id_valid(const char *id);
 
-/* Loads Queue\<id>.eml's envelope and its journal. record_queued: when the journal has no
- * Q record yet, append one (the service does; the command line never writes it). */
+/* Loads the message's envelope and its journal from Queue\<XX>\<id>.eml (queue_path.h), or
+ * from Queue\<id>.eml when it is not in its subfolder (the flat layout of older versions),
+ * with <id>.state beside it. record_queued: when the journal has no Q record yet, append
+ * one (the service does; the command line never writes it). */
 queue_entry_status queue_entry_load(const wchar_t *queue_dir, const char *id, bool record_queued,
                                     queue_entry *out, char *reason, size_t reason_size);
+/* The same from exactly <folder>\<id>.eml (a file found by walking the queue). */
+queue_entry_status queue_entry_load_in(const wchar_t *folder, const char *id, bool record_queued,
+                                       queue_entry *out, char *reason, size_t reason_size);
 void queue_entry_free(queue_entry *entry);
 
 /* Reads the journal bytes appended by anyone since the last read (retry requests of the
@@ -65,9 +71,10 @@ bool queue_entry_append(queue_entry *entry, const char *record, size_t length);
  * without a file, which the next scan deletes), then the journal. */
 bool queue_entry_remove(queue_entry *entry);
 
-/* Moves Queue\<name> into MailRoot\Badmail (made if needed) with <name>.reason beside it
- * holding `reason`; the journal, if any, goes along. false when it could not be moved. */
-bool queue_entry_to_badmail(const wchar_t *mail_root, const wchar_t *queue_dir,
+/* Moves <folder>\<name> (folder: Queue\ or the subfolder holding the file) into
+ * MailRoot\Badmail (made if needed) with <name>.reason beside it holding `reason`; the
+ * journal, if any, goes along. false when it could not be moved. */
+bool queue_entry_to_badmail(const wchar_t *mail_root, const wchar_t *folder,
                             const wchar_t *file_name, const char *reason);
 
 #endif

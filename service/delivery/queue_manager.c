@@ -13,6 +13,7 @@
 #include "delivery/dns_route.h"
 #include "delivery/outbound.h"
 #include "delivery/queue_entry.h"
+#include "store/queue_path.h"
 #include "dsn.h"
 #include "events/eventlog.h"
 #include "queue_outcome.h"
@@ -32,6 +33,10 @@
 #define DSN_RETURN_FULL     (256u * 1024u)
 #define UNREACHABLE_PER_MIN 1u
 #define ABORT_GRACE_MS      2000u
+#define INTAKE_MAX          100000u /* ids waiting to be loaded; beyond, a full scan */
+/* dispatch() walks every queued message: a burst of new mail is dispatched together rather
+ * than once per message, which with tens of thousands queued would cost O(n) per message. */
+#define DISPATCH_MIN_MS 50u
 
 typedef struct qm_message {
     queue_entry entry;
@@ -72,7 +77,16 @@ struct queue_manager {
     HANDLE wake;    /* auto-reset: a thread ended, or look again */
     HANDLE idle;    /* manual-reset: no delivery thread runs */
     HANDLE retry;   /* named, auto-reset: `imsrelay queue retry` */
-    HANDLE changes; /* the Queue folder changed, or INVALID_HANDLE_VALUE */
+    HANDLE changes; /* a file directly in Queue\ changed, or INVALID_HANDLE_VALUE */
+
+    spool *intake_spool; /* the sessions' spool, whose hook tells of new messages */
+    /* Ids the spools committed into Queue and the scheduler has not loaded yet: new mail is
+     * picked up by name, not by reading the folder again (which costs a pass over every
+     * queued file, so intake of n messages would cost n^2). */
+    CRITICAL_SECTION intake_lock;
+    char (*intake)[QUEUE_ENTRY_ID_MAX];
+    size_t intake_count, intake_capacity;
+    bool intake_overflow; /* ids were lost: the scheduler reads the whole queue */
 };
 
 /* What one attempt needs from the configuration in force when it starts. */
@@ -570,7 +584,9 @@ static bool finish_message(queue_manager *qm, qm_message *m, const qm_settings *
                 wchar_t name[QUEUE_ENTRY_ID_MAX + 8];
                 _snwprintf(name, QUEUE_ENTRY_ID_MAX + 8, L"%hs.eml", m->entry.id);
                 name[QUEUE_ENTRY_ID_MAX + 7] = 0;
-                if (queue_entry_to_badmail(qm->mail_root_w, qm->queue_dir, name, reason)) {
+                wchar_t folder[QUEUE_ENTRY_PATH_MAX];
+                if (queue_path_parent(folder, QUEUE_ENTRY_PATH_MAX, m->entry.eml_path) &&
+                    queue_entry_to_badmail(qm->mail_root_w, folder, name, reason)) {
                     char where[1100];
                     snprintf(where, sizeof(where), "%s\\Badmail", qm->mail_root);
                     eventlog_write(MSG_BADMAIL, m->entry.id, where, reason, NULL);
@@ -1035,87 +1051,101 @@ static bool start_worker(queue_manager *qm, dest_slot *d)
 
 /* ---- the scheduler ---- */
 
-/* Indexes files not known yet; forgets messages whose file is gone (queue delete). */
-static void scan(queue_manager *qm)
+/* A file the manager cannot deliver: to Badmail, with an event. */
+static void to_badmail(queue_manager *qm, const wchar_t *folder, const wchar_t *file_name,
+                       const char *id, const char *reason)
 {
-    wchar_t pattern[1200];
-    _snwprintf(pattern, 1200, L"%ls\\*", qm->queue_dir);
-    pattern[1199] = 0;
+    if (queue_entry_to_badmail(qm->mail_root_w, folder, file_name, reason)) {
+        char where[1100];
+        snprintf(where, sizeof(where), "%s\\Badmail", qm->mail_root);
+        eventlog_write(MSG_BADMAIL, id, where, reason, NULL);
+    }
+}
+
+/* Indexes a loaded message (the scheduler thread only); false when it could not. */
+static bool index_loaded(queue_manager *qm, qm_message *m)
+{
+    m->seen = true;
     EnterCriticalSection(&qm->lock);
-    for (size_t i = 0; i < qm->count; i++) {
-        qm->messages[i]->seen = false;
+    bool added = add_message(qm, m);
+    LeaveCriticalSection(&qm->lock);
+    if (!added) {
+        message_free(m);
+    }
+    return added;
+}
+
+/* One file found in folder (Queue\ or a subfolder) by a scan. */
+static void scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
+{
+    queue_manager *qm = ctx;
+    size_t len = wcslen(found->cFileName);
+    bool eml = len > 4 && !_wcsicmp(found->cFileName + len - 4, L".eml");
+    bool state = len > 6 && !_wcsicmp(found->cFileName + len - 6, L".state");
+    char id[QUEUE_ENTRY_ID_MAX + 8];
+    if ((!eml && !state) || !win_text_utf8_into(found->cFileName, id, sizeof(id))) {
+        return;
+    }
+    id[strlen(id) - (eml ? 4 : 6)] = '\0';
+    EnterCriticalSection(&qm->lock);
+    qm_message *known = find_message(qm, id);
+    if (known) {
+        known->seen = true;
     }
     LeaveCriticalSection(&qm->lock);
-    WIN32_FIND_DATAW found;
-    HANDLE search = FindFirstFileW(pattern, &found);
-    if (search != INVALID_HANDLE_VALUE) {
-        do {
-            if (found.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
-                continue;
-            }
-            size_t len = wcslen(found.cFileName);
-            bool eml = len > 4 && !_wcsicmp(found.cFileName + len - 4, L".eml");
-            bool state = len > 6 && !_wcsicmp(found.cFileName + len - 6, L".state");
-            char id[QUEUE_ENTRY_ID_MAX + 8];
-            if ((!eml && !state) || !win_text_utf8_into(found.cFileName, id, sizeof(id))) {
-                continue;
-            }
-            id[strlen(id) - (eml ? 4 : 6)] = '\0';
-            EnterCriticalSection(&qm->lock);
-            qm_message *known = find_message(qm, id);
-            if (known) {
-                known->seen = true;
-            }
-            LeaveCriticalSection(&qm->lock);
-            if (known) {
-                continue;
-            }
-            if (state) {
-                /* A journal without its message: the message was delivered or deleted
-                 * between the two deletions. */
-                wchar_t eml_path[1200], state_path[1200];
-                _snwprintf(state_path, 1200, L"%ls\\%ls", qm->queue_dir, found.cFileName);
-                _snwprintf(eml_path, 1200, L"%ls\\%hs.eml", qm->queue_dir, id);
-                eml_path[1199] = state_path[1199] = 0;
-                if (GetFileAttributesW(eml_path) == INVALID_FILE_ATTRIBUTES &&
-                    GetLastError() == ERROR_FILE_NOT_FOUND) {
-                    DeleteFileW(state_path);
-                }
-                continue;
-            }
-            qm_message *m = calloc(1, sizeof(*m));
-            if (!m) {
-                break;
-            }
-            char reason[QUEUE_ENTRY_REASON_MAX];
-            queue_entry_status st = queue_entry_id_valid(id)
-                                            ? queue_entry_load(qm->queue_dir, id, true, &m->entry,
-                                                               reason, sizeof(reason))
-                                            : QUEUE_ENTRY_MALFORMED;
-            if (st == QUEUE_ENTRY_OK) {
-                m->seen = true;
-                EnterCriticalSection(&qm->lock);
-                bool added = add_message(qm, m);
-                LeaveCriticalSection(&qm->lock);
-                if (!added) {
-                    message_free(m);
-                }
-                continue;
-            }
-            free(m);
-            if (st == QUEUE_ENTRY_MALFORMED) {
-                if (!queue_entry_id_valid(id)) {
-                    snprintf(reason, sizeof(reason), "the file name is not a queue id");
-                }
-                if (queue_entry_to_badmail(qm->mail_root_w, qm->queue_dir, found.cFileName,
-                                           reason)) {
-                    char where[1100];
-                    snprintf(where, sizeof(where), "%s\\Badmail", qm->mail_root);
-                    eventlog_write(MSG_BADMAIL, id, where, reason, NULL);
-                }
-            }
-        } while (FindNextFileW(search, &found));
-        FindClose(search);
+    if (known) {
+        return;
+    }
+    if (state) {
+        /* A journal without its message: the message was delivered or deleted between the
+         * two deletions. */
+        wchar_t eml_path[1200], state_path[1200];
+        _snwprintf(state_path, 1200, L"%ls\\%ls", folder, found->cFileName);
+        _snwprintf(eml_path, 1200, L"%ls\\%hs.eml", folder, id);
+        eml_path[1199] = state_path[1199] = 0;
+        if (GetFileAttributesW(eml_path) == INVALID_FILE_ATTRIBUTES &&
+            GetLastError() == ERROR_FILE_NOT_FOUND) {
+            DeleteFileW(state_path);
+        }
+        return;
+    }
+    qm_message *m = calloc(1, sizeof(*m));
+    if (!m) {
+        return;
+    }
+    char reason[QUEUE_ENTRY_REASON_MAX];
+    queue_entry_status st =
+            queue_entry_id_valid(id)
+                    ? queue_entry_load_in(folder, id, true, &m->entry, reason, sizeof(reason))
+                    : QUEUE_ENTRY_MALFORMED;
+    if (st == QUEUE_ENTRY_OK) {
+        index_loaded(qm, m);
+        return;
+    }
+    free(m);
+    if (st == QUEUE_ENTRY_MALFORMED) {
+        if (!queue_entry_id_valid(id)) {
+            snprintf(reason, sizeof(reason), "the file name is not a queue id");
+        }
+        to_badmail(qm, folder, found->cFileName, id, reason);
+    }
+}
+
+/* Indexes files not known yet: those directly in Queue\ (dropped there by an administrator,
+ * or left by an older version), and with whole, those in every subfolder too; a whole scan
+ * also forgets messages whose file is gone (queue delete). */
+static void scan(queue_manager *qm, bool whole)
+{
+    if (whole) {
+        EnterCriticalSection(&qm->lock);
+        for (size_t i = 0; i < qm->count; i++) {
+            qm->messages[i]->seen = false;
+        }
+        LeaveCriticalSection(&qm->lock);
+    }
+    queue_path_walk(qm->queue_dir, whole, scan_file, qm);
+    if (!whole) {
+        return;
     }
     EnterCriticalSection(&qm->lock);
     for (size_t i = 0; i < qm->count;) {
@@ -1128,6 +1158,76 @@ static void scan(queue_manager *qm)
         i++;
     }
     LeaveCriticalSection(&qm->lock);
+}
+
+/* The spools' hook, on the committing thread: note the id, wake the scheduler. */
+static void intake_post(void *ctx, const char *id)
+{
+    queue_manager *qm = ctx;
+    EnterCriticalSection(&qm->intake_lock);
+    if (qm->intake_count == qm->intake_capacity) {
+        size_t bigger = qm->intake_capacity ? qm->intake_capacity * 2 : 64;
+        void *grown =
+                bigger <= INTAKE_MAX ? realloc(qm->intake, bigger * sizeof(*qm->intake)) : NULL;
+        if (grown) {
+            qm->intake = grown;
+            qm->intake_capacity = bigger;
+        }
+    }
+    if (qm->intake_count < qm->intake_capacity) {
+        snprintf(qm->intake[qm->intake_count++], QUEUE_ENTRY_ID_MAX, "%s", id);
+    } else {
+        qm->intake_overflow = true;
+    }
+    LeaveCriticalSection(&qm->intake_lock);
+    SetEvent(qm->wake);
+}
+
+/* Loads the messages the spools told of. Returns true when a whole scan is needed instead
+ * (ids were lost, or a file could not be read now and must be found again). */
+static bool intake_load(queue_manager *qm)
+{
+    EnterCriticalSection(&qm->intake_lock);
+    char(*ids)[QUEUE_ENTRY_ID_MAX] = qm->intake;
+    size_t count = qm->intake_count;
+    bool rescan = qm->intake_overflow;
+    qm->intake = NULL;
+    qm->intake_count = qm->intake_capacity = 0;
+    qm->intake_overflow = false;
+    LeaveCriticalSection(&qm->intake_lock);
+    for (size_t i = 0; i < count; i++) {
+        EnterCriticalSection(&qm->lock);
+        bool known = find_message(qm, ids[i]) != NULL;
+        LeaveCriticalSection(&qm->lock);
+        if (known) {
+            continue;
+        }
+        qm_message *m = calloc(1, sizeof(*m));
+        if (!m) {
+            rescan = true;
+            continue;
+        }
+        char reason[QUEUE_ENTRY_REASON_MAX];
+        queue_entry_status st =
+                queue_entry_load(qm->queue_dir, ids[i], true, &m->entry, reason, sizeof(reason));
+        if (st == QUEUE_ENTRY_OK) {
+            index_loaded(qm, m);
+            continue;
+        }
+        if (st == QUEUE_ENTRY_MALFORMED) {
+            wchar_t folder[QUEUE_ENTRY_PATH_MAX], name[QUEUE_ENTRY_ID_MAX + 8];
+            _snwprintf(name, QUEUE_ENTRY_ID_MAX + 8, L"%hs.eml", ids[i]);
+            name[QUEUE_ENTRY_ID_MAX + 7] = 0;
+            if (queue_path_parent(folder, QUEUE_ENTRY_PATH_MAX, m->entry.eml_path)) {
+                to_badmail(qm, folder, name, ids[i], reason);
+            }
+        } else if (st == QUEUE_ENTRY_IO_ERROR) {
+            rescan = true;
+        }
+        free(m); /* a load that failed holds nothing */
+    }
+    free(ids);
+    return rescan;
 }
 
 /* Rereads every idle message's journal: retry requests from the command line. */
@@ -1238,6 +1338,8 @@ static DWORD WINAPI scheduler_main(void *arg)
 {
     queue_manager *qm = arg;
     ULONGLONG last_scan = GetTickCount64();
+    ULONGLONG last_whole_scan = last_scan;
+    ULONGLONG last_dispatch = 0;
     DWORD wait = 0;
     for (;;) {
         HANDLE waits[4] = {qm->stop, qm->wake};
@@ -1252,22 +1354,37 @@ static DWORD WINAPI scheduler_main(void *arg)
         if (r == WAIT_OBJECT_0) {
             break;
         }
-        bool rescan = GetTickCount64() - last_scan >= QUEUE_MANAGER_RESCAN_MS;
+        ULONGLONG now = GetTickCount64();
+        bool rescan = now - last_scan >= QUEUE_MANAGER_RESCAN_MS;
+        bool whole = now - last_whole_scan >= QUEUE_MANAGER_WHOLE_RESCAN_MS;
         if (r >= WAIT_OBJECT_0 + 1 && r < WAIT_OBJECT_0 + count) {
             HANDLE h = waits[r - WAIT_OBJECT_0];
             if (h == qm->changes) {
                 FindNextChangeNotification(qm->changes);
                 rescan = true;
             } else if (h == qm->retry) {
+                /* retry, or delete: the command line changed journals or removed files. */
                 refresh_journals(qm);
-                rescan = true;
+                whole = true;
             }
         }
-        if (rescan) {
-            scan(qm);
+        if (intake_load(qm)) {
+            whole = true;
+        }
+        if (whole) {
+            scan(qm, true);
+            last_scan = last_whole_scan = GetTickCount64();
+        } else if (rescan) {
+            scan(qm, false);
             last_scan = GetTickCount64();
         }
+        ULONGLONG since = GetTickCount64() - last_dispatch;
+        if (since < DISPATCH_MIN_MS) {
+            wait = (DWORD)(DISPATCH_MIN_MS - since);
+            continue;
+        }
         wait = dispatch(qm);
+        last_dispatch = GetTickCount64();
     }
     return 0;
 }
@@ -1289,7 +1406,7 @@ static HANDLE create_retry_event(void)
     return h;
 }
 
-queue_manager *queue_manager_start(runtime *rt)
+queue_manager *queue_manager_start(runtime *rt, spool *intake)
 {
     queue_manager *qm = calloc(1, sizeof(*qm));
     if (!qm) {
@@ -1328,13 +1445,22 @@ queue_manager *queue_manager_start(runtime *rt)
     qm->queue_dir[1099] = 0;
     qm->log = delivery_log_open(qm->mail_root);
     InitializeCriticalSection(&qm->lock);
+    InitializeCriticalSection(&qm->intake_lock);
     qm->stop = CreateEventW(NULL, TRUE, FALSE, NULL);
     qm->abort = CreateEventW(NULL, TRUE, FALSE, NULL);
     qm->wake = CreateEventW(NULL, FALSE, FALSE, NULL);
     qm->idle = CreateEventW(NULL, TRUE, TRUE, NULL);
     qm->retry = create_retry_event();
+    /* Only Queue\ itself is watched (files an administrator drops there): the spools
+     * announce what they queue through their hooks, set before the first scan so that
+     * nothing committed in between is missed (intake_load skips what the scan found). */
     qm->changes = FindFirstChangeNotificationW(qm->queue_dir, FALSE, FILE_NOTIFY_CHANGE_FILE_NAME);
-    scan(qm);
+    qm->intake_spool = intake;
+    if (intake) {
+        spool_set_queued_hook(intake, intake_post, qm);
+    }
+    spool_set_queued_hook(qm->dsn_spool, intake_post, qm);
+    scan(qm, true);
     char count[24];
     snprintf(count, sizeof(count), "%zu", qm->count);
     char where[1100];
@@ -1365,6 +1491,10 @@ void queue_manager_stop(queue_manager *qm, DWORD timeout_ms)
     }
     ULONGLONG begin = GetTickCount64();
     SetEvent(qm->stop);
+    /* The sessions' spool outlives the manager: it must not call into it any more. */
+    if (qm->intake_spool) {
+        spool_set_queued_hook(qm->intake_spool, NULL, NULL);
+    }
     if (qm->scheduler) {
         WaitForSingleObject(qm->scheduler, timeout_ms);
     }
@@ -1390,6 +1520,8 @@ void queue_manager_stop(queue_manager *qm, DWORD timeout_ms)
     }
     free(qm->messages);
     free(qm->index);
+    free(qm->intake);
+    DeleteCriticalSection(&qm->intake_lock);
     free(qm->dests);
     if (qm->retry) {
         CloseHandle(qm->retry);

@@ -74,7 +74,7 @@ static enum svc_exit serve(svc_signals *signals, runtime *rt)
     eventlog_write(MSG_STARTED, listener_describe(l), runtime_snapshot_description(snapshot), NULL);
     runtime_snapshot_release(snapshot);
     /* Delivery onward; without it (an event said why) mail is still accepted and queued. */
-    queue_manager *delivery = queue_manager_start(rt);
+    queue_manager *delivery = queue_manager_start(rt, transport_spool(server));
 
     HANDLE waits[3] = {signals->stop, signals->reload, runtime_change_event(rt)};
     for (;;) {

@@ -896,6 +896,11 @@ const listener_handler *transport_handler(transport *server)
     return &server->handler;
 }
 
+spool *transport_spool(transport *server)
+{
+    return server->services.spool;
+}
+
 void transport_destroy(transport *server)
 {
     if (!server) {

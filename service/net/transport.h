@@ -12,6 +12,7 @@
 
 #include "net/listener.h"
 #include "config/runtime.h"
+#include "store/spool.h"
 
 typedef struct transport transport;
 
@@ -21,6 +22,9 @@ transport *transport_create(runtime *rt, enum svc_exit *exit);
 
 /* The handler to give listener_start(); its drain is transport_drain. */
 const listener_handler *transport_handler(transport *server);
+
+/* The spool the sessions write into (the queue manager hooks onto it to hear of new mail). */
+spool *transport_spool(transport *server);
 
 /* Stops serving: idle sessions are told 421 and closed at once, a session receiving a
  * message may finish it (and gets its 250) within timeout_ms; then whatever is left is

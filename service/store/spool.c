@@ -1,6 +1,7 @@
 #include "store/spool.h"
 
 #include "common/win_text.h"
+#include "store/queue_path.h"
 
 #include <windows.h>
 
@@ -18,6 +19,9 @@ static const wchar_t *const dest_folder[DEST_COUNT] = {L"Drop", L"Queue"};
 struct spool {
     wchar_t root[SPOOL_PATH_MAX];
     LONG sequence;
+    SRWLOCK hook_lock;
+    spool_queued_hook hook;
+    void *hook_ctx;
 };
 
 typedef struct spool_file {
@@ -30,6 +34,7 @@ typedef struct spool_file {
 
 struct spool_message {
     char id[64];
+    spool *spool;
     spool_file files[DEST_COUNT]; /* handle INVALID_HANDLE_VALUE when not used */
     bool failed;
     DWORD error;
@@ -108,6 +113,7 @@ static spool *open_spool(const char *mail_root, bool clear, unsigned long *win32
         *win32_error = ERROR_BAD_PATHNAME;
         return NULL;
     }
+    InitializeSRWLock(&s->hook_lock);
     size_t len = wcslen(s->root);
     while (len > 3 && (s->root[len - 1] == L'\\' || s->root[len - 1] == L'/')) {
         s->root[--len] = 0;
@@ -295,6 +301,7 @@ spool_message *spool_begin(spool *s, const spool_envelope *env, unsigned long *w
         *win32_error = ERROR_NOT_ENOUGH_MEMORY;
         return NULL;
     }
+    m->spool = s;
     for (int d = 0; d < DEST_COUNT; d++) {
         m->files[d].handle = INVALID_HANDLE_VALUE;
     }
@@ -318,8 +325,16 @@ spool_message *spool_begin(spool *s, const spool_envelope *env, unsigned long *w
         wchar_t tmp_name[96], final_name[96];
         _snwprintf(tmp_name, 96, L"%hs.%ls.tmp", m->id, dest_folder[d]);
         _snwprintf(final_name, 96, L"%hs.eml", m->id);
+        wchar_t folder[16 + QUEUE_PATH_SUBDIR_LEN];
+        wcscpy(folder, dest_folder[d]);
+        if (d == DEST_QUEUE) {
+            wchar_t sub[QUEUE_PATH_SUBDIR_LEN + 1];
+            queue_path_subdir(m->id, sub);
+            wcscat(folder, L"\\");
+            wcscat(folder, sub);
+        }
         if (!make_path(f->tmp_path, s->root, L"Tmp", tmp_name) ||
-            !make_path(f->final_path, s->root, dest_folder[d], final_name)) {
+            !make_path(f->final_path, s->root, folder, final_name)) {
             error = ERROR_FILENAME_EXCED_RANGE;
             goto fail;
         }
@@ -368,6 +383,35 @@ bool spool_write(spool_message *m, const void *data, size_t size)
     return true;
 }
 
+/* Renames Tmp\ into place; Queue\<XX>\ is made the first time it is needed (and again
+ * if an administrator removed it). */
+static bool move_into_place(spool_file *f, DWORD *error)
+{
+    if (MoveFileExW(f->tmp_path, f->final_path, MOVEFILE_WRITE_THROUGH)) {
+        return true;
+    }
+    *error = GetLastError();
+    wchar_t folder[SPOOL_PATH_MAX];
+    if (*error != ERROR_PATH_NOT_FOUND ||
+        !queue_path_parent(folder, SPOOL_PATH_MAX, f->final_path) ||
+        !ensure_directory(folder, error)) {
+        return false;
+    }
+    if (MoveFileExW(f->tmp_path, f->final_path, MOVEFILE_WRITE_THROUGH)) {
+        return true;
+    }
+    *error = GetLastError();
+    return false;
+}
+
+void spool_set_queued_hook(spool *s, spool_queued_hook hook, void *ctx)
+{
+    AcquireSRWLockExclusive(&s->hook_lock);
+    s->hook = hook;
+    s->hook_ctx = ctx;
+    ReleaseSRWLockExclusive(&s->hook_lock);
+}
+
 bool spool_commit(spool_message *m, unsigned long *win32_error)
 {
     DWORD error = m->error;
@@ -396,13 +440,21 @@ bool spool_commit(spool_message *m, unsigned long *win32_error)
         }
         CloseHandle(f->handle);
         f->handle = INVALID_HANDLE_VALUE;
-        if (!MoveFileExW(f->tmp_path, f->final_path, MOVEFILE_WRITE_THROUGH)) {
-            error = GetLastError();
+        if (!move_into_place(f, &error)) {
             DeleteFileW(f->tmp_path);
             /* A copy already renamed into place stays: it is whole, and a retry by the
              * client makes at worst a duplicate, never a loss. */
             goto fail;
         }
+    }
+    if (m->files[DEST_QUEUE].final_path[0]) {
+        /* The queue manager learns of the message from here rather than by reading the
+         * folder again (which costs a pass over a queue of thousands each time). */
+        AcquireSRWLockShared(&m->spool->hook_lock);
+        if (m->spool->hook) {
+            m->spool->hook(m->spool->hook_ctx, m->id);
+        }
+        ReleaseSRWLockShared(&m->spool->hook_lock);
     }
     message_free(m);
     return true;

@@ -1,7 +1,8 @@
 /* The spool: every accepted message is on disk, whole and flushed, before its 250.
  *
  * Layout under MailRoot:  Drop\   messages for local recipients
- *                         Queue\  messages for relayed recipients
+ *                         Queue\  messages for relayed recipients, in Queue\<XX>\
+ *                                 (store/queue_path.h: 256 subfolders)
  *                         Tmp\    messages being received (never read by anyone else)
  * A message with local and relayed recipients becomes two files, one in each folder, each
  * naming only its own recipients. A file is written under Tmp\, flushed, then renamed into
@@ -62,6 +63,12 @@ bool spool_write(spool_message *message, const void *data, size_t size);
 bool spool_commit(spool_message *message, unsigned long *win32_error);
 /* Throws the message away (client went away, message too large, bare LF...). */
 void spool_abort(spool_message *message);
+
+/* Called after a message is committed into Queue\ (not for Drop\ only), with its id, on
+ * the committing thread: it must be quick and must not call back into the spool. NULL
+ * removes the hook; when this returns, a hook removed is no longer running. */
+typedef void (*spool_queued_hook)(void *ctx, const char *id);
+void spool_set_queued_hook(spool *spool, spool_queued_hook hook, void *ctx);
 
 /* The id of the message (also the file name without extension), for logs and Received. */
 const char *spool_message_id(const spool_message *message);

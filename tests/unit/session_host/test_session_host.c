@@ -161,20 +161,33 @@ static void close_client(client *c)
     session_host_finish(&c->host);
 }
 
+/* .eml files in Queue\<XX>\ (the spool's subfolders). */
 static int count_queue(const fixture *f)
 {
     char pattern[MAX_PATH * 2];
-    snprintf(pattern, sizeof(pattern), "%s\\Queue\\*.eml", f->root);
-    WIN32_FIND_DATAA found;
-    HANDLE h = FindFirstFileA(pattern, &found);
-    if (h == INVALID_HANDLE_VALUE) {
+    snprintf(pattern, sizeof(pattern), "%s\\Queue\\*", f->root);
+    WIN32_FIND_DATAA sub;
+    HANDLE dirs = FindFirstFileA(pattern, &sub);
+    if (dirs == INVALID_HANDLE_VALUE) {
         return 0;
     }
     int n = 0;
     do {
-        n++;
-    } while (FindNextFileA(h, &found));
-    FindClose(h);
+        if (!(sub.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) || sub.cFileName[0] == '.') {
+            continue;
+        }
+        snprintf(pattern, sizeof(pattern), "%s\\Queue\\%s\\*.eml", f->root, sub.cFileName);
+        WIN32_FIND_DATAA found;
+        HANDLE h = FindFirstFileA(pattern, &found);
+        if (h == INVALID_HANDLE_VALUE) {
+            continue;
+        }
+        do {
+            n++;
+        } while (FindNextFileA(h, &found));
+        FindClose(h);
+    } while (FindNextFileA(dirs, &sub));
+    FindClose(dirs);
     return n;
 }
 

@@ -12,37 +12,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/queue_path.h"
 #include "store/spool.h"
 
 static char root[MAX_PATH];
 
-static int count_files(const char *folder, const char *pattern)
+/* Files matching pattern in root\folder and in its subfolders (Queue\<XX>\); the path of
+ * the first into first_path when given. */
+static int find_files(const char *folder, const char *pattern, char *first_path, size_t size)
 {
-    char path[MAX_PATH * 2];
-    snprintf(path, sizeof(path), "%s\\%s\\%s", root, folder, pattern);
+    char dir[MAX_PATH * 2], path[MAX_PATH * 2];
+    snprintf(dir, sizeof(dir), "%s\\%s", root, folder);
+    int n = 0;
+    snprintf(path, sizeof(path), "%s\\%s", dir, pattern);
     WIN32_FIND_DATAA found;
     HANDLE h = FindFirstFileA(path, &found);
-    if (h == INVALID_HANDLE_VALUE) {
-        return 0;
+    if (h != INVALID_HANDLE_VALUE) {
+        do {
+            if (n++ == 0 && first_path) {
+                snprintf(first_path, size, "%s\\%s", dir, found.cFileName);
+            }
+        } while (FindNextFileA(h, &found));
+        FindClose(h);
     }
-    int n = 0;
+    snprintf(path, sizeof(path), "%s\\*", dir);
+    h = FindFirstFileA(path, &found);
+    if (h == INVALID_HANDLE_VALUE) {
+        return n;
+    }
     do {
-        n++;
+        if (!(found.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) || found.cFileName[0] == '.') {
+            continue;
+        }
+        char sub[MAX_PATH * 2];
+        snprintf(sub, sizeof(sub), "%s\\%s\\%s", dir, found.cFileName, pattern);
+        WIN32_FIND_DATAA inner;
+        HANDLE hi = FindFirstFileA(sub, &inner);
+        if (hi == INVALID_HANDLE_VALUE) {
+            continue;
+        }
+        do {
+            if (n++ == 0 && first_path) {
+                snprintf(first_path, size, "%s\\%s\\%s", dir, found.cFileName, inner.cFileName);
+            }
+        } while (FindNextFileA(hi, &inner));
+        FindClose(hi);
     } while (FindNextFileA(h, &found));
     FindClose(h);
     return n;
 }
 
-/* Reads the only .eml file of a folder into a NUL-terminated buffer. */
+static int count_files(const char *folder, const char *pattern)
+{
+    return find_files(folder, pattern, NULL, 0);
+}
+
+/* Reads the only .eml file of a folder (or of its subfolders) into a NUL-terminated buffer. */
 static char *read_only_file(const char *folder)
 {
     char path[MAX_PATH * 2];
-    snprintf(path, sizeof(path), "%s\\%s\\*.eml", root, folder);
-    WIN32_FIND_DATAA found;
-    HANDLE h = FindFirstFileA(path, &found);
-    assert_true(h != INVALID_HANDLE_VALUE);
-    FindClose(h);
-    snprintf(path, sizeof(path), "%s\\%s\\%s", root, folder, found.cFileName);
+    assert_int_equal(find_files(folder, "*.eml", path, sizeof(path)), 1);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     char *buf = calloc(1, 1 << 20);
@@ -258,6 +287,90 @@ static void unusable_mail_root_is_reported(void **state)
     assert_int_not_equal(err, 0);
 }
 
+typedef struct hook_calls {
+    int count;
+    char last_id[64];
+} hook_calls;
+
+static void record_hook(void *ctx, const char *id)
+{
+    hook_calls *calls = ctx;
+    calls->count++;
+    snprintf(calls->last_id, sizeof(calls->last_id), "%s", id);
+}
+
+/* A relayed message lands in Queue\<XX>\ (queue_path), a subfolder made on first use, and
+ * the queue manager's hook hears its id; a message for local recipients only is not its
+ * business, and a removed hook hears nothing. */
+static void queued_message_goes_to_its_subfolder_and_is_announced(void **state)
+{
+    (void)state;
+    unsigned long err = 0;
+    spool *s = spool_open(root, &err);
+    assert_non_null(s);
+    hook_calls calls = {0};
+    spool_set_queued_hook(s, record_hook, &calls);
+
+    spool_envelope e = envelope(mixed + 1, 1);
+    spool_message *m = spool_begin(s, &e, &err);
+    assert_non_null(m);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", spool_message_id(m));
+    assert_true(spool_write(m, "x\r\n", 3));
+    assert_int_equal(calls.count, 0);
+    assert_true(spool_commit(m, &err));
+    assert_int_equal(calls.count, 1);
+    assert_string_equal(calls.last_id, id);
+    wchar_t sub[QUEUE_PATH_SUBDIR_LEN + 1];
+    queue_path_subdir(id, sub);
+    char path[MAX_PATH * 2];
+    snprintf(path, sizeof(path), "%s\\Queue\\%ls\\%s.eml", root, sub, id);
+    assert_int_not_equal(GetFileAttributesA(path), INVALID_FILE_ATTRIBUTES);
+    assert_int_equal(count_files("Queue", "*.eml"), 1);
+
+    e = envelope(mixed, 1); /* alice: local only */
+    m = spool_begin(s, &e, &err);
+    assert_non_null(m);
+    assert_true(spool_commit(m, &err));
+    assert_int_equal(calls.count, 1);
+    assert_int_equal(count_files("Drop", "*.eml"), 1);
+
+    spool_set_queued_hook(s, NULL, NULL);
+    e = envelope(mixed + 2, 1);
+    m = spool_begin(s, &e, &err);
+    assert_non_null(m);
+    assert_true(spool_commit(m, &err));
+    assert_int_equal(calls.count, 1);
+    assert_int_equal(count_files("Queue", "*.eml"), 2);
+    spool_close(s);
+}
+
+/* The subfolder names spread ids evenly: thousands of the spool's ids fill all 256, none
+ * with more than twice its share. */
+static void subfolders_spread_ids_evenly(void **state)
+{
+    (void)state;
+    static int counts[256];
+    memset(counts, 0, sizeof(counts));
+    for (unsigned i = 0; i < 25600; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "%016llX.%08lX.%08lX", 0x1DB62C4A0000000ULL + i * 37ULL,
+                 (unsigned long)4242, (unsigned long)i);
+        wchar_t sub[QUEUE_PATH_SUBDIR_LEN + 1];
+        queue_path_subdir(id, sub);
+        assert_true(queue_path_is_subdir(sub));
+        counts[wcstoul(sub, NULL, 16)]++;
+    }
+    for (int i = 0; i < 256; i++) {
+        assert_true(counts[i] > 0);
+        assert_true(counts[i] < 200);
+    }
+    assert_true(queue_path_is_subdir(L"0a"));
+    assert_false(queue_path_is_subdir(L"0G"));
+    assert_false(queue_path_is_subdir(L"ABC"));
+    assert_false(queue_path_is_subdir(L"A"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +383,9 @@ int main(void)
             cmocka_unit_test_setup_teardown(stale_temporary_files_are_removed_at_open, setup,
                                             teardown),
             cmocka_unit_test(unusable_mail_root_is_reported),
+            cmocka_unit_test_setup_teardown(queued_message_goes_to_its_subfolder_and_is_announced,
+                                            setup, teardown),
+            cmocka_unit_test(subfolders_spread_ids_evenly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,7 +8,7 @@
 #   dl_send FROM TO[,TO...] SUBJECT [BODY_FILE]
 #                                  one message through the service (smtplib), fails the test
 #                                  unless it is accepted
-#   dl_queue_count                 .eml files in Queue
+#   dl_queue_count                 .eml files in Queue (and its subfolders Queue\<XX>\)
 #   dl_sink_start PORT             smtp-sink on 127.0.0.1:PORT writing to $DL_SINK/
 #   dl_sink_has TEXT [COUNT]       COUNT (default 1) sink files contain TEXT
 DL_K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
@@ -58,7 +58,7 @@ PY
 }
 
 dl_queue_count() {
-    find "$DL_MAIL/Queue" -maxdepth 1 -name '*.eml' 2>/dev/null | wc -l
+    find "$DL_MAIL/Queue" -maxdepth 2 -name '*.eml' 2>/dev/null | wc -l
 }
 
 dl_queue_empty() {

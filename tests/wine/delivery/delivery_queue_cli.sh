@@ -55,7 +55,7 @@ e2e_log "delete"
 WINEDEBUG=-all,warn+eventlog "$WINE" "$E2E_EXE" queue delete "$id2" >"$E2E_DIR/delete.out" \
     2>"$E2E_DIR/delete.err" || e2e_fail "delete exits 0: $(cat "$E2E_DIR/delete.out" "$E2E_DIR/delete.err")"
 e2e_wait 30 dl_queue_empty
-[ -z "$(ls "$DL_MAIL/Queue")" ] || e2e_fail "its journal went too: $(ls "$DL_MAIL/Queue")"
+[ -z "$(find "$DL_MAIL/Queue" -type f)" ] || e2e_fail "its journal went too: $(find "$DL_MAIL/Queue" -type f)"
 grep -q ":warn:eventlog:.*L\"$id2\"" "$E2E_DIR/delete.err" || e2e_fail "a warning event names the message"
 grep -A3 ":warn:eventlog:.*L\"$id2\"" "$E2E_DIR/delete.err" | grep -q 'L"2"' ||
     e2e_fail "and its two recipients not delivered"

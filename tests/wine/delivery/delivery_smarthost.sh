@@ -31,7 +31,11 @@ grep -q -F 'by relay.example.com (imsrelay)' "$f" || e2e_fail "our Received head
     e2e_fail "both recipients went in one transaction, once"
 dl_delivery_log | grep -P '\tbob@far.test\t127.0.0.1 \[127.0.0.1:'"$sink_port"'\]\tdelivered\t250' >/dev/null ||
     e2e_fail "the delivery log has bob's attempt: $(dl_delivery_log)"
-[ ! -e "$DL_MAIL/Queue" ] || [ -z "$(ls "$DL_MAIL/Queue")" ] || e2e_fail "nothing is left in Queue: $(ls "$DL_MAIL/Queue")"
+[ ! -e "$DL_MAIL/Queue" ] || [ -z "$(find "$DL_MAIL/Queue" -type f)" ] ||
+    e2e_fail "nothing is left in Queue: $(find "$DL_MAIL/Queue" -type f)"
+# New mail goes to the subfolders Queue\<XX>\ (two hex digits), never directly into Queue\.
+[ -z "$(find "$DL_MAIL/Queue" -mindepth 1 -maxdepth 1 -type d ! -regex '.*/[0-9A-F][0-9A-F]')" ] ||
+    e2e_fail "only Queue\\<XX> subfolders: $(ls "$DL_MAIL/Queue")"
 
 e2e_log "several messages in a row, and local mail stays local"
 for i in 1 2 3 4 5; do

@@ -198,7 +198,7 @@ echo "$check_out" | grep -q 'SmartHostAccount.*stays queued' ||
     e2e_fail "check warns about an account without TLS: $check_out"
 
 e2e_log "queue show names each recipient's last TLS"
-qshow=$(e2e_wine "$E2E_EXE" queue show "$(ls "$DL_MAIL/Queue" | grep -m1 '\.eml$' | sed 's/\.eml$//')" 2>&1 || true)
+qshow=$(e2e_wine "$E2E_EXE" queue show "$(find "$DL_MAIL/Queue" -maxdepth 2 -name '*.eml' | head -1 | xargs -r basename | sed 's/\.eml$//')" 2>&1 || true)
 echo "$qshow" | grep -q ', tls ' || e2e_fail "queue show has a tls field: $qshow"
 
 e2e_log "MxTls 2 and an MX without STARTTLS: deferred, no MAIL; MxTls 1 delivers in clear"

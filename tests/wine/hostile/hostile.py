@@ -223,7 +223,7 @@ def test_tmp_bounded():
     check(refused > 0, "messages past the cap are refused with 452 4.3.1")
     check(accepted + refused == len(replies) == 10,
           f"every reply is 250 or 452 4.3.1, no other outcome ({[r[:40] for r in replies]})")
-    check(len(glob.glob(os.path.join(MAILROOT, "Queue", "*.eml"))) +
+    check(len(glob.glob(os.path.join(MAILROOT, "Queue", "*", "*.eml"))) +
           len(glob.glob(os.path.join(MAILROOT, "Drop", "*.eml"))) >= accepted,
           "every 250 is on disk")
 

@@ -123,7 +123,9 @@ def eventually(predicate, seconds=PATIENCE):
 
 
 def spool_files(folder):
-    return sorted(glob.glob(os.path.join(MAILROOT, folder, "*.eml")))
+    # Queue keeps its messages in 256 subfolders (Queue\\<XX>\\), Drop keeps them flat.
+    return sorted(glob.glob(os.path.join(MAILROOT, folder, "*.eml")) +
+                  glob.glob(os.path.join(MAILROOT, folder, "*", "*.eml")))
 
 
 def read(path):

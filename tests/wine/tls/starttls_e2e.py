@@ -50,7 +50,7 @@ def eventually(predicate, seconds=PATIENCE):
 
 
 def queued():
-    return len(glob.glob(os.path.join(MAILROOT, "Queue", "*.eml")))
+    return len(glob.glob(os.path.join(MAILROOT, "Queue", "**", "*.eml"), recursive=True))
 
 
 def context():

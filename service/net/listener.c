@@ -1,5 +1,7 @@
 #include "net/listener.h"
 
+#include <mswsock.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,14 +9,43 @@
 #include "events/eventlog.h"
 #include "common/win_text.h"
 
+/* Accepts posted per listening socket. A connection that arrives while all of them are
+ * being handed over waits in the backlog and is taken by the next accept posted, so a few
+ * suffice; more keep a burst of connections from waiting on the workers. */
+#define ACCEPTS_PER_SOCKET 16
+/* An accept that could not be posted (no socket left: WSAEMFILE, WSAENOBUFS) is retried
+ * this often, so that the listener never ends up with none posted. */
+#define REPOST_PERIOD_MS 1000
+/* At stop, how long to wait for the cancelled accepts to complete. */
+#define CANCEL_WAIT_MS 5000
+/* AcceptEx wants 16 bytes more than the largest address, for each of the two addresses. */
+#define ACCEPT_ADDRESS_BYTES (sizeof(struct sockaddr_storage) + 16)
+
+typedef struct accept_slot {
+    OVERLAPPED overlapped; /* first: a completion's OVERLAPPED* is the slot */
+    struct listener *owner;
+    size_t socket_index;
+    SOCKET accepted; /* the socket the posted accept fills; INVALID_SOCKET when idle */
+    bool posted;     /* guarded by the listener's lock */
+    uint8_t addresses[2 * ACCEPT_ADDRESS_BYTES];
+} accept_slot;
+
 struct listener {
     SOCKET sockets[LISTENER_MAX_SOCKETS];
-    WSAEVENT events[LISTENER_MAX_SOCKETS];
+    int families[LISTENER_MAX_SOCKETS];
+    LPFN_ACCEPTEX accept_ex[LISTENER_MAX_SOCKETS];
+    LPFN_GETACCEPTEXSOCKADDRS accept_addresses[LISTENER_MAX_SOCKETS];
     size_t count;
-    HANDLE stop;
-    HANDLE thread;
     listener_handler handler;
     char description[LISTENER_MAX_SOCKETS * 56];
+
+    accept_slot *slots; /* ACCEPTS_PER_SOCKET per listening socket */
+    size_t slot_count;
+    HANDLE repost_timer;
+    SRWLOCK lock;
+    size_t outstanding; /* accepts posted whose completion has not been taken */
+    bool stopping;
+    HANDLE all_completed; /* manual-reset, set when stopping and outstanding == 0 */
 };
 
 static void report_failure(const char *address, uint16_t port, int error)
@@ -93,13 +124,17 @@ static int open_one(listener *l, const struct addrinfo *ai)
         /* IPv4 has its own socket: keep them apart so both can bind the same port. */
         setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, sizeof(on));
     }
-    WSAEVENT event = WSACreateEvent();
+    GUID accept_ex_id = WSAID_ACCEPTEX, addresses_id = WSAID_GETACCEPTEXSOCKADDRS;
+    LPFN_ACCEPTEX accept_ex = NULL;
+    LPFN_GETACCEPTEXSOCKADDRS accept_addresses = NULL;
+    DWORD got = 0;
     if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0 || listen(s, LISTENER_BACKLOG) != 0 ||
-        event == WSA_INVALID_EVENT || WSAEventSelect(s, event, FD_ACCEPT) != 0) {
+        WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &accept_ex_id, sizeof(accept_ex_id),
+                 &accept_ex, sizeof(accept_ex), &got, NULL, NULL) != 0 ||
+        WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &addresses_id, sizeof(addresses_id),
+                 &accept_addresses, sizeof(accept_addresses), &got, NULL, NULL) != 0 ||
+        !accept_ex || !accept_addresses) {
         int error = WSAGetLastError();
-        if (event != WSA_INVALID_EVENT) {
-            WSACloseEvent(event);
-        }
         closesocket(s);
         return error ? error : WSAEINVAL;
     }
@@ -109,7 +144,9 @@ static int open_one(listener *l, const struct addrinfo *ai)
         describe(l, (struct sockaddr *)&bound, (socklen_t)bound_len);
     }
     l->sockets[l->count] = s;
-    l->events[l->count] = event;
+    l->families[l->count] = ai->ai_family;
+    l->accept_ex[l->count] = accept_ex;
+    l->accept_addresses[l->count] = accept_addresses;
     l->count++;
     return 0;
 }
@@ -133,7 +170,6 @@ static void close_sockets(listener *l)
 {
     for (size_t i = 0; i < l->count; i++) {
         closesocket(l->sockets[i]);
-        WSACloseEvent(l->events[i]);
     }
     l->count = 0;
 }
@@ -146,6 +182,7 @@ listener *listener_open(const char *const *addresses, size_t count, uint16_t por
         *exit = SVC_EXIT_OUT_OF_MEMORY;
         return NULL;
     }
+    InitializeSRWLock(&l->lock);
     bool failed = false;
     size_t configured = 0;
     for (size_t i = 0; i < count; i++) {
@@ -210,73 +247,133 @@ const char *listener_describe(const listener *l)
     return l->description;
 }
 
-static void hand_over(listener *l, SOCKET listening)
+/* Posts the slot's accept; called with the lock held. false when it cannot be posted now
+ * (the repost timer tries again). */
+static bool post_accept(listener *l, accept_slot *slot)
 {
-    for (;;) {
-        struct sockaddr_storage peer;
-        int peer_len = sizeof(peer);
-        SOCKET s = accept(listening, (struct sockaddr *)&peer, &peer_len);
-        if (s == INVALID_SOCKET) {
-            return; /* WSAEWOULDBLOCK: all taken; anything else: the client is gone */
+    size_t i = slot->socket_index;
+    SOCKET s = WSASocketW(l->families[i], SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == INVALID_SOCKET) {
+        return false;
+    }
+    memset(&slot->overlapped, 0, sizeof(slot->overlapped));
+    slot->accepted = s;
+    slot->posted = true;
+    l->outstanding++;
+    /* No initial receive: the server speaks first. */
+    DWORD received = 0;
+    if (!l->accept_ex[i](l->sockets[i], s, slot->addresses, 0, ACCEPT_ADDRESS_BYTES,
+                         ACCEPT_ADDRESS_BYTES, &received, &slot->overlapped) &&
+        WSAGetLastError() != ERROR_IO_PENDING) {
+        /* Failed at once: no completion will come. */
+        slot->posted = false;
+        slot->accepted = INVALID_SOCKET;
+        l->outstanding--;
+        closesocket(s);
+        return false;
+    }
+    return true;
+}
+
+static void CALLBACK repost(void *param, BOOLEAN fired)
+{
+    (void)fired;
+    listener *l = param;
+    AcquireSRWLockExclusive(&l->lock);
+    for (size_t k = 0; k < l->slot_count && !l->stopping; k++) {
+        if (!l->slots[k].posted) {
+            post_accept(l, &l->slots[k]);
         }
-        /* An accepted socket inherits the event selection and non-blocking mode: give the
-         * session layer a plain socket. */
-        WSAEventSelect(s, NULL, 0);
-        u_long blocking = 0;
-        ioctlsocket(s, FIONBIO, &blocking);
-        struct sockaddr_storage local;
-        int local_len = sizeof(local);
-        if (getsockname(s, (struct sockaddr *)&local, &local_len) != 0) {
-            closesocket(s);
-            continue;
-        }
-        l->handler.accept(l->handler.ctx, s, &peer, &local);
+    }
+    ReleaseSRWLockExclusive(&l->lock);
+}
+
+static void copy_address(struct sockaddr_storage *out, const struct sockaddr *sa, int len)
+{
+    memset(out, 0, sizeof(*out));
+    if (sa && len > 0) {
+        memcpy(out, sa, (size_t)len < sizeof(*out) ? (size_t)len : sizeof(*out));
     }
 }
 
-#define ACCEPT_POLL_MS 50
-
-static DWORD WINAPI accept_thread(void *arg)
+void listener_completed(OVERLAPPED *overlapped, DWORD error)
 {
-    listener *l = arg;
-    HANDLE waits[LISTENER_MAX_SOCKETS + 1];
-    waits[0] = l->stop;
-    for (size_t i = 0; i < l->count; i++) {
-        waits[i + 1] = l->events[i];
+    accept_slot *slot = (accept_slot *)overlapped;
+    listener *l = slot->owner;
+    size_t i = slot->socket_index;
+    AcquireSRWLockExclusive(&l->lock);
+    SOCKET s = slot->accepted;
+    slot->accepted = INVALID_SOCKET;
+    slot->posted = false;
+    l->outstanding--;
+    if (l->stopping) {
+        if (l->outstanding == 0) {
+            SetEvent(l->all_completed);
+        }
+        ReleaseSRWLockExclusive(&l->lock);
+        closesocket(s);
+        return;
     }
-    for (;;) {
-        /* Under Wine 8 the FD_ACCEPT event is sometimes never signalled again (under load,
-         * connections then wait in the backlog for ever, even after WSAEventSelect is
-         * called anew): every ACCEPT_POLL_MS the backlog is also drained without it. */
-        DWORD r = WaitForMultipleObjects((DWORD)l->count + 1, waits, FALSE, ACCEPT_POLL_MS);
-        if (r == WAIT_OBJECT_0 || r == WAIT_FAILED) {
-            return 0;
-        }
-        if (r == WAIT_TIMEOUT) {
-            for (size_t k = 0; k < l->count; k++) {
-                hand_over(l, l->sockets[k]);
-            }
-            continue;
-        }
-        size_t i = r - WAIT_OBJECT_0 - 1;
-        if (i >= l->count) {
-            return 0;
-        }
-        WSANETWORKEVENTS what;
-        WSAEnumNetworkEvents(l->sockets[i], l->events[i], &what);
-        hand_over(l, l->sockets[i]);
+    struct sockaddr_storage peer, local;
+    if (!error) {
+        struct sockaddr *local_sa = NULL, *peer_sa = NULL;
+        int local_len = 0, peer_len = 0;
+        l->accept_addresses[i](slot->addresses, 0, ACCEPT_ADDRESS_BYTES, ACCEPT_ADDRESS_BYTES,
+                               &local_sa, &local_len, &peer_sa, &peer_len);
+        copy_address(&local, local_sa, local_len);
+        copy_address(&peer, peer_sa, peer_len);
     }
+    /* The slot takes the next connection while this one is handed over. */
+    post_accept(l, slot);
+    ReleaseSRWLockExclusive(&l->lock);
+    if (error) {
+        closesocket(s); /* the client went away before it was accepted */
+        return;
+    }
+    /* Without it the socket knows neither its addresses nor that it is connected
+     * (getpeername, shutdown). */
+    SOCKET listening = l->sockets[i];
+    if (setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&listening,
+                   sizeof(listening)) != 0 ||
+        local.ss_family == 0 || peer.ss_family == 0) {
+        closesocket(s);
+        return;
+    }
+    l->handler.accept(l->handler.ctx, s, &peer, &local);
 }
 
 bool listener_start(listener *l, const listener_handler *handler)
 {
     l->handler = *handler;
-    l->stop = CreateEventW(NULL, TRUE, FALSE, NULL);
-    if (!l->stop) {
+    l->all_completed = CreateEventW(NULL, TRUE, FALSE, NULL);
+    l->slot_count = l->count * ACCEPTS_PER_SOCKET;
+    l->slots = calloc(l->slot_count, sizeof(*l->slots));
+    if (!l->all_completed || !l->slots) {
         return false;
     }
-    l->thread = CreateThread(NULL, 0, accept_thread, l, 0, NULL);
-    return l->thread != NULL;
+    for (size_t i = 0; i < l->count; i++) {
+        if (!CreateIoCompletionPort((HANDLE)l->sockets[i], handler->port, LISTENER_COMPLETION_KEY,
+                                    0)) {
+            return false;
+        }
+    }
+    AcquireSRWLockExclusive(&l->lock);
+    size_t posted = 0;
+    for (size_t k = 0; k < l->slot_count; k++) {
+        accept_slot *slot = &l->slots[k];
+        slot->owner = l;
+        slot->socket_index = k / ACCEPTS_PER_SOCKET;
+        slot->accepted = INVALID_SOCKET;
+        posted += post_accept(l, slot);
+    }
+    ReleaseSRWLockExclusive(&l->lock);
+    if (posted == 0 || !CreateTimerQueueTimer(&l->repost_timer, NULL, repost, l, REPOST_PERIOD_MS,
+                                              REPOST_PERIOD_MS, 0)) {
+        l->repost_timer = NULL;
+        return false;
+    }
+    return true;
 }
 
 void listener_close(listener *l)
@@ -284,14 +381,26 @@ void listener_close(listener *l)
     if (!l) {
         return;
     }
-    if (l->thread) {
-        SetEvent(l->stop);
-        WaitForSingleObject(l->thread, INFINITE);
-        CloseHandle(l->thread);
+    if (l->repost_timer) {
+        DeleteTimerQueueTimer(NULL, l->repost_timer, INVALID_HANDLE_VALUE);
     }
-    if (l->stop) {
-        CloseHandle(l->stop);
+    AcquireSRWLockExclusive(&l->lock);
+    l->stopping = true;
+    bool pending = l->outstanding > 0;
+    for (size_t i = 0; i < l->count && pending; i++) {
+        CancelIoEx((HANDLE)l->sockets[i], NULL);
     }
+    ReleaseSRWLockExclusive(&l->lock);
+    /* Closing the listening sockets completes what the cancel did not. */
     close_sockets(l);
+    if (pending && WaitForSingleObject(l->all_completed, CANCEL_WAIT_MS) != WAIT_OBJECT_0) {
+        /* A completion may still come and name a slot: the memory stays (the service is
+         * about to exit). */
+        return;
+    }
+    if (l->all_completed) {
+        CloseHandle(l->all_completed);
+    }
+    free(l->slots);
     free(l);
 }

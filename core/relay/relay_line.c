@@ -102,8 +102,74 @@ static void unmap(relay_rule *rule)
     }
 }
 
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* The line a big list is made of, a.b.c.d or a.b.c.d/n written canonically (no blanks, no
+ * leading zeros, net inside its mask), read in one pass. Anything else returns false and
+ * goes the general way, which words the reasons; a line taken here reads exactly as the
+ * general way would read it. */
+static bool parse_plain_v4(const char *line, relay_rule *rule)
+{
+    const char *p = line;
+    uint32_t net = 0;
+    memset(rule, 0, sizeof(*rule));
+    for (int octet = 0; octet < 4; octet++) {
+        if (octet > 0) {
+            if (*p != '.') {
+                return false;
+            }
+            p++;
+        }
+        if (!is_digit(*p)) {
+            return false;
+        }
+        unsigned value = (unsigned)(*p++ - '0');
+        if (value != 0) {
+            for (int more = 0; more < 2 && is_digit(*p); more++) {
+                value = value * 10 + (unsigned)(*p++ - '0');
+            }
+        }
+        if (value > 255 || is_digit(*p)) {
+            return false;
+        }
+        net = net << 8 | value;
+    }
+    int prefix = 32;
+    if (*p == '/') {
+        p++;
+        if (!is_digit(*p)) {
+            return false;
+        }
+        prefix = *p++ - '0';
+        if (prefix != 0 && is_digit(*p)) {
+            prefix = prefix * 10 + (*p++ - '0');
+        }
+        if (prefix > 32 || is_digit(*p)) {
+            return false;
+        }
+    }
+    uint32_t mask = prefix ? UINT32_MAX << (32 - prefix) : 0;
+    if (*p != '\0' || (net & ~mask) != 0) {
+        return false;
+    }
+    rule->net = relay_addr_from_v4_uint(net);
+    rule->mask = relay_addr_from_v4_uint(mask);
+    rule->prefix = prefix;
+    rule->never_matches = false;
+    return true;
+}
+
 relay_line_kind relay_line_parse(const char *line, relay_rule *rule, char *why, size_t why_size)
 {
+    if (why != NULL && why_size > 0) {
+        why[0] = '\0';
+    }
+    if (parse_plain_v4(line, rule)) {
+        return RELAY_LINE_RULE;
+    }
     char local_why[8];
     if (why == NULL || why_size == 0) {
         why = local_why;

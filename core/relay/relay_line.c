@@ -155,10 +155,13 @@ static bool parse_plain_v4(const char *line, relay_rule *rule)
     if (*p != '\0' || (net & ~mask) != 0) {
         return false;
     }
-    rule->net = relay_addr_from_v4_uint(net);
-    rule->mask = relay_addr_from_v4_uint(mask);
+    /* The rule is zeroed above: only the family and the four bytes of each address. */
+    rule->net.family = rule->mask.family = RELAY_AF_INET4;
+    for (int i = 0; i < 4; i++) {
+        rule->net.bytes[i] = (uint8_t)(net >> (24 - 8 * i));
+        rule->mask.bytes[i] = (uint8_t)(mask >> (24 - 8 * i));
+    }
     rule->prefix = prefix;
-    rule->never_matches = false;
     return true;
 }
 

@@ -9,10 +9,12 @@
 #include "events/eventlog.h"
 #include "common/win_text.h"
 
-/* Accepts posted per listening socket. A connection that arrives while all of them are
- * being handed over waits in the backlog and is taken by the next accept posted, so a few
- * suffice; more keep a burst of connections from waiting on the workers. */
-#define ACCEPTS_PER_SOCKET 16
+/* Accepts posted per listening socket. A connection that arrives while none is posted
+ * waits in the backlog until one is; under Wine 8 that path costs more than a connection
+ * arriving on a posted accept: with 1,000 clients reconnecting at once, 4 posted took 3.5-3.9
+ * ms of CPU a message, 32 took 3.0-4.0, 128 took 2.5-2.7 (docs/wine-notes.md). A posted accept
+ * holds a socket and about 300 bytes. */
+#define ACCEPTS_PER_SOCKET 128
 /* An accept that could not be posted (no socket left: WSAEMFILE, WSAENOBUFS) is retried
  * this often, so that the listener never ends up with none posted. */
 #define REPOST_PERIOD_MS 1000
@@ -247,46 +249,55 @@ const char *listener_describe(const listener *l)
     return l->description;
 }
 
-/* Posts the slot's accept; called with the lock held. false when it cannot be posted now
- * (the repost timer tries again). */
-static bool post_accept(listener *l, accept_slot *slot)
+/* Posts the slot's accept unless it is posted already or the listener is stopping. The
+ * lock is held only to take the slot: creating a socket and posting the accept are requests
+ * to wineserver under Wine, which the other workers must not wait for. When the accept
+ * cannot be posted (no socket left: WSAEMFILE, WSAENOBUFS) the slot stays idle and the
+ * repost timer tries again. */
+static void post_accept(listener *l, accept_slot *slot)
 {
+    AcquireSRWLockExclusive(&l->lock);
+    bool take = !l->stopping && !slot->posted;
+    if (take) {
+        slot->posted = true;
+        l->outstanding++;
+    }
+    ReleaseSRWLockExclusive(&l->lock);
+    if (!take) {
+        return;
+    }
     size_t i = slot->socket_index;
     SOCKET s = WSASocketW(l->families[i], SOCK_STREAM, IPPROTO_TCP, NULL, 0,
                           WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-    if (s == INVALID_SOCKET) {
-        return false;
-    }
-    memset(&slot->overlapped, 0, sizeof(slot->overlapped));
-    slot->accepted = s;
-    slot->posted = true;
-    l->outstanding++;
-    /* No initial receive: the server speaks first. */
-    DWORD received = 0;
-    if (!l->accept_ex[i](l->sockets[i], s, slot->addresses, 0, ACCEPT_ADDRESS_BYTES,
-                         ACCEPT_ADDRESS_BYTES, &received, &slot->overlapped) &&
-        WSAGetLastError() != ERROR_IO_PENDING) {
-        /* Failed at once: no completion will come. */
-        slot->posted = false;
+    if (s != INVALID_SOCKET) {
+        memset(&slot->overlapped, 0, sizeof(slot->overlapped));
+        slot->accepted = s;
+        /* No initial receive: the server speaks first. */
+        DWORD received = 0;
+        if (l->accept_ex[i](l->sockets[i], s, slot->addresses, 0, ACCEPT_ADDRESS_BYTES,
+                            ACCEPT_ADDRESS_BYTES, &received, &slot->overlapped) ||
+            WSAGetLastError() == ERROR_IO_PENDING) {
+            return; /* its completion comes through the port */
+        }
         slot->accepted = INVALID_SOCKET;
-        l->outstanding--;
         closesocket(s);
-        return false;
     }
-    return true;
+    /* Failed at once: no completion will come. */
+    AcquireSRWLockExclusive(&l->lock);
+    slot->posted = false;
+    if (--l->outstanding == 0 && l->stopping) {
+        SetEvent(l->all_completed);
+    }
+    ReleaseSRWLockExclusive(&l->lock);
 }
 
 static void CALLBACK repost(void *param, BOOLEAN fired)
 {
     (void)fired;
     listener *l = param;
-    AcquireSRWLockExclusive(&l->lock);
-    for (size_t k = 0; k < l->slot_count && !l->stopping; k++) {
-        if (!l->slots[k].posted) {
-            post_accept(l, &l->slots[k]);
-        }
+    for (size_t k = 0; k < l->slot_count; k++) {
+        post_accept(l, &l->slots[k]);
     }
-    ReleaseSRWLockExclusive(&l->lock);
 }
 
 static void copy_address(struct sockaddr_storage *out, const struct sockaddr *sa, int len)
@@ -302,19 +313,9 @@ void listener_completed(OVERLAPPED *overlapped, DWORD error)
     accept_slot *slot = (accept_slot *)overlapped;
     listener *l = slot->owner;
     size_t i = slot->socket_index;
-    AcquireSRWLockExclusive(&l->lock);
     SOCKET s = slot->accepted;
     slot->accepted = INVALID_SOCKET;
-    slot->posted = false;
-    l->outstanding--;
-    if (l->stopping) {
-        if (l->outstanding == 0) {
-            SetEvent(l->all_completed);
-        }
-        ReleaseSRWLockExclusive(&l->lock);
-        closesocket(s);
-        return;
-    }
+    /* Read before the slot is given up: its next accept reuses the buffer. */
     struct sockaddr_storage peer, local;
     if (!error) {
         struct sockaddr *local_sa = NULL, *peer_sa = NULL;
@@ -324,9 +325,19 @@ void listener_completed(OVERLAPPED *overlapped, DWORD error)
         copy_address(&local, local_sa, local_len);
         copy_address(&peer, peer_sa, peer_len);
     }
+    AcquireSRWLockExclusive(&l->lock);
+    slot->posted = false;
+    bool stopping = l->stopping;
+    if (--l->outstanding == 0 && stopping) {
+        SetEvent(l->all_completed);
+    }
+    ReleaseSRWLockExclusive(&l->lock);
+    if (stopping) {
+        closesocket(s);
+        return;
+    }
     /* The slot takes the next connection while this one is handed over. */
     post_accept(l, slot);
-    ReleaseSRWLockExclusive(&l->lock);
     if (error) {
         closesocket(s); /* the client went away before it was accepted */
         return;
@@ -358,15 +369,17 @@ bool listener_start(listener *l, const listener_handler *handler)
             return false;
         }
     }
-    AcquireSRWLockExclusive(&l->lock);
-    size_t posted = 0;
     for (size_t k = 0; k < l->slot_count; k++) {
         accept_slot *slot = &l->slots[k];
         slot->owner = l;
         slot->socket_index = k / ACCEPTS_PER_SOCKET;
         slot->accepted = INVALID_SOCKET;
-        posted += post_accept(l, slot);
     }
+    for (size_t k = 0; k < l->slot_count; k++) {
+        post_accept(l, &l->slots[k]);
+    }
+    AcquireSRWLockExclusive(&l->lock);
+    size_t posted = l->outstanding;
     ReleaseSRWLockExclusive(&l->lock);
     if (posted == 0 || !CreateTimerQueueTimer(&l->repost_timer, NULL, repost, l, REPOST_PERIOD_MS,
                                               REPOST_PERIOD_MS, 0)) {

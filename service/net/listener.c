@@ -46,8 +46,9 @@ struct listener {
     HANDLE repost_timer;
     SRWLOCK lock;
     size_t outstanding; /* accepts posted whose completion has not been taken */
+    size_t handing;     /* connections being handed over (handler.accept running) */
     bool stopping;
-    HANDLE all_completed; /* manual-reset, set when stopping and outstanding == 0 */
+    HANDLE all_completed; /* manual-reset, set when stopping and nothing outstanding */
 };
 
 static void report_failure(const char *address, uint16_t port, int error)
@@ -249,6 +250,14 @@ const char *listener_describe(const listener *l)
     return l->description;
 }
 
+/* Called with the lock held. */
+static void signal_if_done(listener *l)
+{
+    if (l->stopping && l->outstanding == 0 && l->handing == 0) {
+        SetEvent(l->all_completed);
+    }
+}
+
 /* Posts the slot's accept unless it is posted already or the listener is stopping. The
  * lock is held only to take the slot: creating a socket and posting the accept are requests
  * to wineserver under Wine, which the other workers must not wait for. When the accept
@@ -285,9 +294,8 @@ static void post_accept(listener *l, accept_slot *slot)
     /* Failed at once: no completion will come. */
     AcquireSRWLockExclusive(&l->lock);
     slot->posted = false;
-    if (--l->outstanding == 0 && l->stopping) {
-        SetEvent(l->all_completed);
-    }
+    l->outstanding--;
+    signal_if_done(l);
     ReleaseSRWLockExclusive(&l->lock);
 }
 
@@ -327,10 +335,12 @@ void listener_completed(OVERLAPPED *overlapped, DWORD error)
     }
     AcquireSRWLockExclusive(&l->lock);
     slot->posted = false;
+    l->outstanding--;
     bool stopping = l->stopping;
-    if (--l->outstanding == 0 && stopping) {
-        SetEvent(l->all_completed);
+    if (!stopping) {
+        l->handing++; /* listener_close waits until this connection is handed over */
     }
+    signal_if_done(l);
     ReleaseSRWLockExclusive(&l->lock);
     if (stopping) {
         closesocket(s);
@@ -338,20 +348,22 @@ void listener_completed(OVERLAPPED *overlapped, DWORD error)
     }
     /* The slot takes the next connection while this one is handed over. */
     post_accept(l, slot);
-    if (error) {
-        closesocket(s); /* the client went away before it was accepted */
-        return;
-    }
-    /* Without it the socket knows neither its addresses nor that it is connected
-     * (getpeername, shutdown). */
+    /* Without SO_UPDATE_ACCEPT_CONTEXT the socket knows neither its addresses nor that it
+     * is connected (getpeername, shutdown). An error: the client went away before it was
+     * accepted. */
     SOCKET listening = l->sockets[i];
-    if (setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&listening,
+    if (error ||
+        setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&listening,
                    sizeof(listening)) != 0 ||
         local.ss_family == 0 || peer.ss_family == 0) {
         closesocket(s);
-        return;
+    } else {
+        l->handler.accept(l->handler.ctx, s, &peer, &local);
     }
-    l->handler.accept(l->handler.ctx, s, &peer, &local);
+    AcquireSRWLockExclusive(&l->lock);
+    l->handing--;
+    signal_if_done(l);
+    ReleaseSRWLockExclusive(&l->lock);
 }
 
 bool listener_start(listener *l, const listener_handler *handler)
@@ -399,7 +411,7 @@ void listener_close(listener *l)
     }
     AcquireSRWLockExclusive(&l->lock);
     l->stopping = true;
-    bool pending = l->outstanding > 0;
+    bool pending = l->outstanding > 0 || l->handing > 0;
     for (size_t i = 0; i < l->count && pending; i++) {
         CancelIoEx((HANDLE)l->sockets[i], NULL);
     }

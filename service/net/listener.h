@@ -58,8 +58,9 @@ bool listener_start(listener *l, const listener_handler *handler);
 void listener_completed(OVERLAPPED *overlapped, DWORD error);
 
 /* Stops accepting: cancels the posted accepts, waits until their completions have been
- * taken (the port's threads must still be running), closes the sockets (accepted
- * connections are the handler's). */
+ * taken and every connection accepted before has been handed over (the port's threads must
+ * still be running: no handler.accept runs after this returns), closes the sockets
+ * (accepted connections are the handler's). */
 void listener_close(listener *l);
 
 #endif

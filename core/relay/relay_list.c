@@ -257,9 +257,12 @@ static bool build_buckets(const u128 *starts, size_t count, boundary_map *map)
     return true;
 }
 
-/* spans: sorted with span_order, aligned blocks (nested or disjoint). */
-static bool build_boundaries(const relay_list *list, span *spans, size_t n, bool v4,
-                             boundary_map *map)
+static span span_of_key4(uint64_t key);
+
+/* The blocks sorted with span_order, aligned (nested or disjoint): spans, or for IPv4
+ * keys4 (see sort_v4_keys), which hold the same in 8 bytes instead of 40. */
+static bool build_boundaries(const relay_list *list, const span *spans, const uint64_t *keys4,
+                             size_t n, bool v4, boundary_map *map)
 {
     boundary_builder b = {NULL, NULL, 0};
     if (n == 0) {
@@ -278,9 +281,13 @@ static bool build_boundaries(const relay_list *list, span *spans, size_t n, bool
         uint32_t best;
     } stack[130];
     size_t depth = 0;
+    span last = {{0, 0}, {0, 0}, 0};
     for (size_t i = 0; i < n; i++) {
-        const span *s = &spans[i];
-        if (i > 0 && u128_eq(s->start, spans[i - 1].start) && u128_eq(s->end, spans[i - 1].end)) {
+        span current = keys4 ? span_of_key4(keys4[i]) : spans[i];
+        const span *s = &current;
+        bool repeated = i > 0 && u128_eq(s->start, last.start) && u128_eq(s->end, last.end);
+        last = current;
+        if (repeated) {
             continue; /* same block, higher line number: never the answer */
         }
         while (depth > 0 && u128_cmp(stack[depth - 1].end, s->start) < 0) {
@@ -467,65 +474,77 @@ static bool build_groups(const relay_list *list, span *items, size_t n, bool v4,
     return true;
 }
 
-/* span_order for IPv4 spans, as a stable radix sort (a qsort of a 100,000-line list took
- * most of its compile time): the key is the start, then the end descending, and spans come
- * in index order, which stability keeps among equal keys. false when out of memory. */
-typedef struct keyed_span {
-    uint64_t key;
-    uint32_t index; /* the span's entry */
-} keyed_span;
+/* span_order for IPv4 blocks, as a radix sort of 64-bit words (a qsort of a 100,000-line
+ * list took most of its compile time): start in the high 32 bits, then the prefix length
+ * (ascending: the enclosing block first), then the entry index in the low 24
+ * (RELAY_LIST_LINES_MAX < 2^24). Keys come in index order and the sort is stable, so only
+ * the 40 bits above the index are sorted: four passes of 10 bits, whose four histograms are
+ * counted in one read and stay in cache (16-bit digits cost a 512 KB count table a pass).
+ * The word is the whole block: no 40-byte span is ever written for IPv4, which keeps the
+ * memory a big list's compilation touches (and, under Wine, the pages zeroed) small.
+ * false when out of memory. */
+#define RADIX_BITS   10
+#define RADIX_PASSES 4
+#define INDEX_BITS   24
 
-#define RADIX_BITS 16
+static uint64_t key4_of(uint32_t start, int prefix, size_t index)
+{
+    return (uint64_t)start << 32 | (uint64_t)prefix << INDEX_BITS | (uint64_t)index;
+}
 
-static bool sort_v4_spans(span *spans, size_t n)
+static span span_of_key4(uint64_t key)
+{
+    span s;
+    uint32_t start = (uint32_t)(key >> 32);
+    int prefix = (int)((key >> INDEX_BITS) & 0xff);
+    uint32_t host = prefix == 0 ? UINT32_MAX : (uint32_t)((UINT64_C(1) << (32 - prefix)) - 1);
+    s.start.hi = s.end.hi = 0;
+    s.start.lo = start;
+    s.end.lo = start | host;
+    s.index = (uint32_t)(key & ((UINT32_C(1) << INDEX_BITS) - 1));
+    return s;
+}
+
+/* Sorts *keys (n words); may swap it with *spare, a buffer of the same size. */
+static bool sort_v4_keys(uint64_t **keys, uint64_t **spare, size_t n)
 {
     if (n < 2) {
         return true;
     }
-    keyed_span *a = malloc(n * sizeof(*a));
-    keyed_span *b = malloc(n * sizeof(*b));
-    size_t *counts = malloc(((size_t)1 << RADIX_BITS) * sizeof(*counts));
-    bool ok = a && b && counts;
-    if (ok) {
-        for (size_t i = 0; i < n; i++) {
-            a[i].key = (uint64_t)(uint32_t)spans[i].start.lo << 32 |
-                       (uint32_t)(UINT32_MAX - (uint32_t)spans[i].end.lo);
-            a[i].index = spans[i].index;
-        }
-        for (int shift = 0; shift < 64; shift += RADIX_BITS) {
-            size_t digits = (size_t)1 << RADIX_BITS;
-            memset(counts, 0, digits * sizeof(*counts));
-            for (size_t i = 0; i < n; i++) {
-                counts[(a[i].key >> shift) & (digits - 1)]++;
-            }
-            if (counts[(a[0].key >> shift) & (digits - 1)] == n) {
-                continue; /* every key has this digit: the pass would change nothing */
-            }
-            size_t total = 0;
-            for (size_t d = 0; d < digits; d++) {
-                size_t c = counts[d];
-                counts[d] = total;
-                total += c;
-            }
-            for (size_t i = 0; i < n; i++) {
-                b[counts[(a[i].key >> shift) & (digits - 1)]++] = a[i];
-            }
-            keyed_span *t = a;
-            a = b;
-            b = t;
-        }
-        /* The key holds the whole span: rebuilt in order, without a gather. */
-        for (size_t i = 0; i < n; i++) {
-            spans[i].start.hi = spans[i].end.hi = 0;
-            spans[i].start.lo = a[i].key >> 32;
-            spans[i].end.lo = UINT32_MAX - (uint32_t)a[i].key;
-            spans[i].index = a[i].index;
+    const size_t digits = (size_t)1 << RADIX_BITS;
+    uint32_t *counts = calloc(RADIX_PASSES * digits, sizeof(*counts));
+    if (!counts) {
+        return false;
+    }
+    uint64_t *a = *keys, *b = *spare;
+    for (size_t i = 0; i < n; i++) {
+        for (int pass = 0; pass < RADIX_PASSES; pass++) {
+            counts[pass * digits + ((a[i] >> (INDEX_BITS + pass * RADIX_BITS)) & (digits - 1))]++;
         }
     }
-    free(a);
-    free(b);
+    for (int pass = 0; pass < RADIX_PASSES; pass++) {
+        int shift = INDEX_BITS + pass * RADIX_BITS;
+        uint32_t *count = counts + pass * digits;
+        if (count[(a[0] >> shift) & (digits - 1)] == n) {
+            continue; /* every key has this digit: the pass would change nothing */
+        }
+        uint32_t total = 0;
+        for (size_t d = 0; d < digits; d++) {
+            uint32_t c = count[d];
+            count[d] = total;
+            total += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            b[count[(a[i] >> shift) & (digits - 1)]++] = a[i];
+        }
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    *keys = a;
+    *spare = b;
     free(counts);
-    return ok;
+    return true;
 }
 
 static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
@@ -535,9 +554,12 @@ static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
     if (contiguous + scattered == 0) {
         return true;
     }
-    span *spans = malloc((contiguous ? contiguous : 1) * sizeof(*spans));
+    bool v4 = family == RELAY_AF_INET4;
+    span *spans = v4 ? NULL : malloc((contiguous ? contiguous : 1) * sizeof(*spans));
+    uint64_t *keys = v4 ? malloc((contiguous ? contiguous : 1) * sizeof(*keys)) : NULL;
+    uint64_t *spare = v4 ? malloc((contiguous ? contiguous : 1) * sizeof(*spare)) : NULL;
     span *items = malloc((scattered ? scattered : 1) * sizeof(*items));
-    bool ok = spans && items;
+    bool ok = (v4 ? keys && spare : spans != NULL) && items;
     if (ok) {
         size_t c = 0, s = 0;
         for (size_t i = 0; i < list->count; i++) {
@@ -545,35 +567,35 @@ static bool build_family(relay_list *list, uint8_t family, family_matcher *m)
             if (r->net.family != family || r->never_matches) {
                 continue;
             }
-            u128 net = u128_of(&r->net), mask = u128_of(&r->mask);
-            if (r->prefix >= 0) {
-                u128 host = {~mask.hi, ~mask.lo};
-                if (family == RELAY_AF_INET4) {
-                    host.hi = 0;
-                    host.lo &= UINT32_MAX;
-                }
+            u128 net = u128_of(&r->net);
+            if (r->prefix >= 0 && v4) {
+                keys[c++] = key4_of((uint32_t)net.lo, r->prefix, i);
+            } else if (r->prefix >= 0) {
+                u128 mask = u128_of(&r->mask);
                 spans[c].start = net;
-                spans[c].end.hi = net.hi | host.hi;
-                spans[c].end.lo = net.lo | host.lo;
+                spans[c].end.hi = net.hi | ~mask.hi;
+                spans[c].end.lo = net.lo | ~mask.lo;
                 spans[c].index = (uint32_t)i;
                 c++;
             } else {
-                items[s].start = mask;
+                items[s].start = u128_of(&r->mask);
                 items[s].end = net;
                 items[s].index = (uint32_t)i;
                 s++;
             }
         }
-        if (family == RELAY_AF_INET4) {
-            ok = sort_v4_spans(spans, contiguous);
+        if (v4) {
+            ok = sort_v4_keys(&keys, &spare, contiguous);
         } else {
             qsort(spans, contiguous, sizeof(*spans), span_order);
         }
         qsort(items, scattered, sizeof(*items), group_order);
-        ok = ok && build_boundaries(list, spans, contiguous, family == RELAY_AF_INET4, &m->map) &&
-             build_groups(list, items, scattered, family == RELAY_AF_INET4, m);
+        ok = ok && build_boundaries(list, spans, keys, contiguous, v4, &m->map) &&
+             build_groups(list, items, scattered, v4, m);
     }
     free(spans);
+    free(keys);
+    free(spare);
     free(items);
     return ok;
 }

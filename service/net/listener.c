@@ -1,5 +1,7 @@
 #include "net/listener.h"
 
+#include <mswsock.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,14 +9,46 @@
 #include "events/eventlog.h"
 #include "common/win_text.h"
 
+/* Accepts posted per listening socket. A connection that arrives while none is posted
+ * waits in the backlog until one is; under Wine 8 that path costs more than a connection
+ * arriving on a posted accept: with 1,000 clients reconnecting at once, 4 posted took 3.5-3.9
+ * ms of CPU a message, 32 took 3.0-4.0, 128 took 2.5-2.7 (docs/wine-notes.md). A posted accept
+ * holds a socket and about 300 bytes. */
+#define ACCEPTS_PER_SOCKET 128
+/* An accept that could not be posted (no socket left: WSAEMFILE, WSAENOBUFS) is retried
+ * this often, so that the listener never ends up with none posted. */
+#define REPOST_PERIOD_MS 1000
+/* At stop, how long to wait for the cancelled accepts to complete. */
+#define CANCEL_WAIT_MS 5000
+/* AcceptEx wants 16 bytes more than the largest address, for each of the two addresses. */
+#define ACCEPT_ADDRESS_BYTES (sizeof(struct sockaddr_storage) + 16)
+
+typedef struct accept_slot {
+    OVERLAPPED overlapped; /* first: a completion's OVERLAPPED* is the slot */
+    struct listener *owner;
+    size_t socket_index;
+    SOCKET accepted; /* the socket the posted accept fills; INVALID_SOCKET when idle */
+    bool posted;     /* guarded by the listener's lock */
+    uint8_t addresses[2 * ACCEPT_ADDRESS_BYTES];
+} accept_slot;
+
 struct listener {
     SOCKET sockets[LISTENER_MAX_SOCKETS];
-    WSAEVENT events[LISTENER_MAX_SOCKETS];
+    int families[LISTENER_MAX_SOCKETS];
+    LPFN_ACCEPTEX accept_ex[LISTENER_MAX_SOCKETS];
+    LPFN_GETACCEPTEXSOCKADDRS accept_addresses[LISTENER_MAX_SOCKETS];
     size_t count;
-    HANDLE stop;
-    HANDLE thread;
     listener_handler handler;
     char description[LISTENER_MAX_SOCKETS * 56];
+
+    accept_slot *slots; /* ACCEPTS_PER_SOCKET per listening socket */
+    size_t slot_count;
+    HANDLE repost_timer;
+    SRWLOCK lock;
+    size_t outstanding; /* accepts posted whose completion has not been taken */
+    size_t handing;     /* connections being handed over (handler.accept running) */
+    bool stopping;
+    HANDLE all_completed; /* manual-reset, set when stopping and nothing outstanding */
 };
 
 static void report_failure(const char *address, uint16_t port, int error)
@@ -93,13 +127,17 @@ static int open_one(listener *l, const struct addrinfo *ai)
         /* IPv4 has its own socket: keep them apart so both can bind the same port. */
         setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, sizeof(on));
     }
-    WSAEVENT event = WSACreateEvent();
+    GUID accept_ex_id = WSAID_ACCEPTEX, addresses_id = WSAID_GETACCEPTEXSOCKADDRS;
+    LPFN_ACCEPTEX accept_ex = NULL;
+    LPFN_GETACCEPTEXSOCKADDRS accept_addresses = NULL;
+    DWORD got = 0;
     if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0 || listen(s, LISTENER_BACKLOG) != 0 ||
-        event == WSA_INVALID_EVENT || WSAEventSelect(s, event, FD_ACCEPT) != 0) {
+        WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &accept_ex_id, sizeof(accept_ex_id),
+                 &accept_ex, sizeof(accept_ex), &got, NULL, NULL) != 0 ||
+        WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &addresses_id, sizeof(addresses_id),
+                 &accept_addresses, sizeof(accept_addresses), &got, NULL, NULL) != 0 ||
+        !accept_ex || !accept_addresses) {
         int error = WSAGetLastError();
-        if (event != WSA_INVALID_EVENT) {
-            WSACloseEvent(event);
-        }
         closesocket(s);
         return error ? error : WSAEINVAL;
     }
@@ -109,7 +147,9 @@ static int open_one(listener *l, const struct addrinfo *ai)
         describe(l, (struct sockaddr *)&bound, (socklen_t)bound_len);
     }
     l->sockets[l->count] = s;
-    l->events[l->count] = event;
+    l->families[l->count] = ai->ai_family;
+    l->accept_ex[l->count] = accept_ex;
+    l->accept_addresses[l->count] = accept_addresses;
     l->count++;
     return 0;
 }
@@ -133,7 +173,6 @@ static void close_sockets(listener *l)
 {
     for (size_t i = 0; i < l->count; i++) {
         closesocket(l->sockets[i]);
-        WSACloseEvent(l->events[i]);
     }
     l->count = 0;
 }
@@ -146,6 +185,7 @@ listener *listener_open(const char *const *addresses, size_t count, uint16_t por
         *exit = SVC_EXIT_OUT_OF_MEMORY;
         return NULL;
     }
+    InitializeSRWLock(&l->lock);
     bool failed = false;
     size_t configured = 0;
     for (size_t i = 0; i < count; i++) {
@@ -210,73 +250,155 @@ const char *listener_describe(const listener *l)
     return l->description;
 }
 
-static void hand_over(listener *l, SOCKET listening)
+/* Called with the lock held. */
+static void signal_if_done(listener *l)
 {
-    for (;;) {
-        struct sockaddr_storage peer;
-        int peer_len = sizeof(peer);
-        SOCKET s = accept(listening, (struct sockaddr *)&peer, &peer_len);
-        if (s == INVALID_SOCKET) {
-            return; /* WSAEWOULDBLOCK: all taken; anything else: the client is gone */
-        }
-        /* An accepted socket inherits the event selection and non-blocking mode: give the
-         * session layer a plain socket. */
-        WSAEventSelect(s, NULL, 0);
-        u_long blocking = 0;
-        ioctlsocket(s, FIONBIO, &blocking);
-        struct sockaddr_storage local;
-        int local_len = sizeof(local);
-        if (getsockname(s, (struct sockaddr *)&local, &local_len) != 0) {
-            closesocket(s);
-            continue;
-        }
-        l->handler.accept(l->handler.ctx, s, &peer, &local);
+    if (l->stopping && l->outstanding == 0 && l->handing == 0) {
+        SetEvent(l->all_completed);
     }
 }
 
-#define ACCEPT_POLL_MS 50
-
-static DWORD WINAPI accept_thread(void *arg)
+/* Posts the slot's accept unless it is posted already or the listener is stopping. The
+ * lock is held only to take the slot: creating a socket and posting the accept are requests
+ * to wineserver under Wine, which the other workers must not wait for. When the accept
+ * cannot be posted (no socket left: WSAEMFILE, WSAENOBUFS) the slot stays idle and the
+ * repost timer tries again. */
+static void post_accept(listener *l, accept_slot *slot)
 {
-    listener *l = arg;
-    HANDLE waits[LISTENER_MAX_SOCKETS + 1];
-    waits[0] = l->stop;
-    for (size_t i = 0; i < l->count; i++) {
-        waits[i + 1] = l->events[i];
+    AcquireSRWLockExclusive(&l->lock);
+    bool take = !l->stopping && !slot->posted;
+    if (take) {
+        slot->posted = true;
+        l->outstanding++;
     }
-    for (;;) {
-        /* Under Wine 8 the FD_ACCEPT event is sometimes never signalled again (under load,
-         * connections then wait in the backlog for ever, even after WSAEventSelect is
-         * called anew): every ACCEPT_POLL_MS the backlog is also drained without it. */
-        DWORD r = WaitForMultipleObjects((DWORD)l->count + 1, waits, FALSE, ACCEPT_POLL_MS);
-        if (r == WAIT_OBJECT_0 || r == WAIT_FAILED) {
-            return 0;
-        }
-        if (r == WAIT_TIMEOUT) {
-            for (size_t k = 0; k < l->count; k++) {
-                hand_over(l, l->sockets[k]);
-            }
-            continue;
-        }
-        size_t i = r - WAIT_OBJECT_0 - 1;
-        if (i >= l->count) {
-            return 0;
-        }
-        WSANETWORKEVENTS what;
-        WSAEnumNetworkEvents(l->sockets[i], l->events[i], &what);
-        hand_over(l, l->sockets[i]);
+    ReleaseSRWLockExclusive(&l->lock);
+    if (!take) {
+        return;
     }
+    size_t i = slot->socket_index;
+    SOCKET s = WSASocketW(l->families[i], SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                          WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s != INVALID_SOCKET) {
+        memset(&slot->overlapped, 0, sizeof(slot->overlapped));
+        slot->accepted = s;
+        /* No initial receive: the server speaks first. */
+        DWORD received = 0;
+        if (l->accept_ex[i](l->sockets[i], s, slot->addresses, 0, ACCEPT_ADDRESS_BYTES,
+                            ACCEPT_ADDRESS_BYTES, &received, &slot->overlapped) ||
+            WSAGetLastError() == ERROR_IO_PENDING) {
+            return; /* its completion comes through the port */
+        }
+        slot->accepted = INVALID_SOCKET;
+        closesocket(s);
+    }
+    /* Failed at once: no completion will come. */
+    AcquireSRWLockExclusive(&l->lock);
+    slot->posted = false;
+    l->outstanding--;
+    signal_if_done(l);
+    ReleaseSRWLockExclusive(&l->lock);
+}
+
+static void CALLBACK repost(void *param, BOOLEAN fired)
+{
+    (void)fired;
+    listener *l = param;
+    for (size_t k = 0; k < l->slot_count; k++) {
+        post_accept(l, &l->slots[k]);
+    }
+}
+
+static void copy_address(struct sockaddr_storage *out, const struct sockaddr *sa, int len)
+{
+    memset(out, 0, sizeof(*out));
+    if (sa && len > 0) {
+        memcpy(out, sa, (size_t)len < sizeof(*out) ? (size_t)len : sizeof(*out));
+    }
+}
+
+void listener_completed(OVERLAPPED *overlapped, DWORD error)
+{
+    accept_slot *slot = (accept_slot *)overlapped;
+    listener *l = slot->owner;
+    size_t i = slot->socket_index;
+    SOCKET s = slot->accepted;
+    slot->accepted = INVALID_SOCKET;
+    /* Read before the slot is given up: its next accept reuses the buffer. */
+    struct sockaddr_storage peer, local;
+    if (!error) {
+        struct sockaddr *local_sa = NULL, *peer_sa = NULL;
+        int local_len = 0, peer_len = 0;
+        l->accept_addresses[i](slot->addresses, 0, ACCEPT_ADDRESS_BYTES, ACCEPT_ADDRESS_BYTES,
+                               &local_sa, &local_len, &peer_sa, &peer_len);
+        copy_address(&local, local_sa, local_len);
+        copy_address(&peer, peer_sa, peer_len);
+    }
+    AcquireSRWLockExclusive(&l->lock);
+    slot->posted = false;
+    l->outstanding--;
+    bool stopping = l->stopping;
+    if (!stopping) {
+        l->handing++; /* listener_close waits until this connection is handed over */
+    }
+    signal_if_done(l);
+    ReleaseSRWLockExclusive(&l->lock);
+    if (stopping) {
+        closesocket(s);
+        return;
+    }
+    /* The slot takes the next connection while this one is handed over. */
+    post_accept(l, slot);
+    /* Without SO_UPDATE_ACCEPT_CONTEXT the socket knows neither its addresses nor that it
+     * is connected (getpeername, shutdown). An error: the client went away before it was
+     * accepted. */
+    SOCKET listening = l->sockets[i];
+    if (error ||
+        setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&listening,
+                   sizeof(listening)) != 0 ||
+        local.ss_family == 0 || peer.ss_family == 0) {
+        closesocket(s);
+    } else {
+        l->handler.accept(l->handler.ctx, s, &peer, &local);
+    }
+    AcquireSRWLockExclusive(&l->lock);
+    l->handing--;
+    signal_if_done(l);
+    ReleaseSRWLockExclusive(&l->lock);
 }
 
 bool listener_start(listener *l, const listener_handler *handler)
 {
     l->handler = *handler;
-    l->stop = CreateEventW(NULL, TRUE, FALSE, NULL);
-    if (!l->stop) {
+    l->all_completed = CreateEventW(NULL, TRUE, FALSE, NULL);
+    l->slot_count = l->count * ACCEPTS_PER_SOCKET;
+    l->slots = calloc(l->slot_count, sizeof(*l->slots));
+    if (!l->all_completed || !l->slots) {
         return false;
     }
-    l->thread = CreateThread(NULL, 0, accept_thread, l, 0, NULL);
-    return l->thread != NULL;
+    for (size_t i = 0; i < l->count; i++) {
+        if (!CreateIoCompletionPort((HANDLE)l->sockets[i], handler->port, LISTENER_COMPLETION_KEY,
+                                    0)) {
+            return false;
+        }
+    }
+    for (size_t k = 0; k < l->slot_count; k++) {
+        accept_slot *slot = &l->slots[k];
+        slot->owner = l;
+        slot->socket_index = k / ACCEPTS_PER_SOCKET;
+        slot->accepted = INVALID_SOCKET;
+    }
+    for (size_t k = 0; k < l->slot_count; k++) {
+        post_accept(l, &l->slots[k]);
+    }
+    AcquireSRWLockExclusive(&l->lock);
+    size_t posted = l->outstanding;
+    ReleaseSRWLockExclusive(&l->lock);
+    if (posted == 0 || !CreateTimerQueueTimer(&l->repost_timer, NULL, repost, l, REPOST_PERIOD_MS,
+                                              REPOST_PERIOD_MS, 0)) {
+        l->repost_timer = NULL;
+        return false;
+    }
+    return true;
 }
 
 void listener_close(listener *l)
@@ -284,14 +406,26 @@ void listener_close(listener *l)
     if (!l) {
         return;
     }
-    if (l->thread) {
-        SetEvent(l->stop);
-        WaitForSingleObject(l->thread, INFINITE);
-        CloseHandle(l->thread);
+    if (l->repost_timer) {
+        DeleteTimerQueueTimer(NULL, l->repost_timer, INVALID_HANDLE_VALUE);
     }
-    if (l->stop) {
-        CloseHandle(l->stop);
+    AcquireSRWLockExclusive(&l->lock);
+    l->stopping = true;
+    bool pending = l->outstanding > 0 || l->handing > 0;
+    for (size_t i = 0; i < l->count && pending; i++) {
+        CancelIoEx((HANDLE)l->sockets[i], NULL);
     }
+    ReleaseSRWLockExclusive(&l->lock);
+    /* Closing the listening sockets completes what the cancel did not. */
     close_sockets(l);
+    if (pending && WaitForSingleObject(l->all_completed, CANCEL_WAIT_MS) != WAIT_OBJECT_0) {
+        /* A completion may still come and name a slot: the memory stays (the service is
+         * about to exit). */
+        return;
+    }
+    if (l->all_completed) {
+        CloseHandle(l->all_completed);
+    }
+    free(l->slots);
     free(l);
 }

@@ -568,6 +568,10 @@ static DWORD WINAPI worker_main(void *param)
             }
             continue;
         }
+        if (key == LISTENER_COMPLETION_KEY) {
+            listener_completed(overlapped, ok ? 0 : GetLastError());
+            continue;
+        }
         complete((session *)overlapped, bytes, ok ? 0 : GetLastError());
     }
 }
@@ -887,6 +891,7 @@ transport *transport_create(runtime *rt, enum svc_exit *exit)
     server->handler.accept = on_accept;
     server->handler.drain = drain_handler;
     server->handler.ctx = server;
+    server->handler.port = server->port;
     *exit = SVC_EXIT_OK;
     return server;
 }

@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "relay_line.h"
+#include "test_rng.h"
 
 /* Parses line, expects a rule, and checks it in canonical form ("net/prefix" or
  * "net;mask"). */
@@ -192,6 +194,86 @@ static void net_outside_mask_never_matches(void **state)
     assert_string_equal(why, "");
 }
 
+/* A big list's lines (a.b.c.d, a.b.c.d/n, a.b.c.d;m.m.m.m) are read by a one-pass path of
+ * their own; every other spelling goes the general way. The same line with a blank in front
+ * takes the general way: both must read the same rule, kind and reason, for canonical lines
+ * and for near misses (a digit too many, a leading zero, a net outside its mask). */
+static void big_list_lines_read_as_the_general_way(void **state)
+{
+    (void)state;
+    static const char *const near_misses[] = {
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "10.0.0.0;255.0.0.0",
+            "10.0.0.1;255.0.255.255",
+            "10.0.0.1/8",
+            "10.0.0.01",
+            "010.0.0.0/8",
+            "10.0.0.0/08",
+            "10.0.0.0/33",
+            "10.0.0.256",
+            "10.0.0.1;255.255.255.256",
+            "10.0.0.0;0.0.0.0",
+            "1.2.3.4/",
+            "1.2.3.4;",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4/24/24",
+            "1.2.3.4;255.0.0.0;1",
+            "1.2.3.4 ",
+            "1.2.3.4#",
+            "1.2.3.4/0",
+            "255.255.255.255/32",
+            "1.2.3.4;255.255.255.255",
+    };
+    rng r = {20261130};
+    for (size_t i = 0; i < 20000 + sizeof(near_misses) / sizeof(near_misses[0]); i++) {
+        char line[64];
+        if (i < sizeof(near_misses) / sizeof(near_misses[0])) {
+            snprintf(line, sizeof(line), "%s", near_misses[i]);
+        } else {
+            uint32_t net = (uint32_t)next(&r), mask;
+            unsigned prefix = (unsigned)(next(&r) % 33);
+            mask = prefix ? UINT32_MAX << (32 - prefix) : 0;
+            if (next(&r) % 4 == 0) {
+                mask = (uint32_t)next(&r); /* non-contiguous, mostly */
+            }
+            if (next(&r) % 8 != 0) {
+                net &= mask;
+            }
+            if (i % 3 == 0) {
+                snprintf(line, sizeof(line), "%u.%u.%u.%u/%u", net >> 24, (net >> 16) & 255,
+                         (net >> 8) & 255, net & 255, prefix);
+            } else if (i % 3 == 1) {
+                snprintf(line, sizeof(line), "%u.%u.%u.%u;%u.%u.%u.%u", net >> 24,
+                         (net >> 16) & 255, (net >> 8) & 255, net & 255, mask >> 24,
+                         (mask >> 16) & 255, (mask >> 8) & 255, mask & 255);
+            } else {
+                snprintf(line, sizeof(line), "%u.%u.%u.%u", net >> 24, (net >> 16) & 255,
+                         (net >> 8) & 255, net & 255);
+            }
+        }
+        char spaced[80];
+        snprintf(spaced, sizeof(spaced), " %s", line);
+        relay_rule fast, general;
+        char fast_why[320], general_why[320];
+        relay_line_kind fast_kind = relay_line_parse(line, &fast, fast_why, sizeof(fast_why));
+        relay_line_kind general_kind =
+                relay_line_parse(spaced, &general, general_why, sizeof(general_why));
+        if (fast_kind != general_kind || strcmp(fast_why, general_why) != 0) {
+            fail_msg("'%s': %d '%s' but ' %s': %d '%s'", line, fast_kind, fast_why, line,
+                     general_kind, general_why);
+        }
+        if (fast_kind == RELAY_LINE_RULE) {
+            assert_memory_equal(&fast.net, &general.net, sizeof(fast.net));
+            assert_memory_equal(&fast.mask, &general.mask, sizeof(fast.mask));
+            assert_int_equal(fast.prefix, general.prefix);
+            assert_int_equal(fast.never_matches, general.never_matches);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +284,7 @@ int main(void)
             cmocka_unit_test(bad_lines_have_reasons),
             cmocka_unit_test(overlong_line_rejected),
             cmocka_unit_test(net_outside_mask_never_matches),
+            cmocka_unit_test(big_list_lines_read_as_the_general_way),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

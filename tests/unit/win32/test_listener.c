@@ -143,6 +143,45 @@ static bool wait_count(accepted *a, LONG n)
     return a->count >= n;
 }
 
+/* The session layer's side: a thread that takes the completions of the port and gives the
+ * listener's to it, until told to stop. */
+typedef struct completion_pump {
+    HANDLE port;
+    HANDLE thread;
+} completion_pump;
+
+static DWORD WINAPI pump_main(void *param)
+{
+    completion_pump *p = param;
+    for (;;) {
+        DWORD bytes = 0;
+        ULONG_PTR key = 0;
+        OVERLAPPED *overlapped = NULL;
+        BOOL ok = GetQueuedCompletionStatus(p->port, &bytes, &key, &overlapped, INFINITE);
+        if (!overlapped) {
+            return 0;
+        }
+        assert_int_equal(key, LISTENER_COMPLETION_KEY);
+        listener_completed(overlapped, ok ? 0 : GetLastError());
+    }
+}
+
+static void pump_start(completion_pump *p)
+{
+    p->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
+    assert_non_null(p->port);
+    p->thread = CreateThread(NULL, 0, pump_main, p, 0, NULL);
+    assert_non_null(p->thread);
+}
+
+static void pump_stop(completion_pump *p)
+{
+    PostQueuedCompletionStatus(p->port, 0, 0, NULL);
+    assert_int_equal(WaitForSingleObject(p->thread, 10000), WAIT_OBJECT_0);
+    CloseHandle(p->thread);
+    CloseHandle(p->port);
+}
+
 static SOCKET connect_from(const char *client, const char *server, uint16_t port)
 {
     SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
@@ -168,7 +207,9 @@ static void hands_each_connection_over_with_both_addresses(void **state)
     assert_non_null(l);
     uint16_t port = port_of(l, "0.0.0.0");
     accepted a = {0};
-    listener_handler handler = {on_accept, NULL, &a};
+    completion_pump pump;
+    pump_start(&pump);
+    listener_handler handler = {on_accept, NULL, &a, pump.port};
     assert_true(listener_start(l, &handler));
 
     SOCKET c = connect_from("127.0.0.5", "127.0.0.3", port);
@@ -182,20 +223,47 @@ static void hands_each_connection_over_with_both_addresses(void **state)
     assert_string_equal(greeting, "220 hello\r\n");
     closesocket(c);
 
-    /* Several at once, each handed over. */
-    SOCKET many[5];
-    for (int i = 0; i < 5; i++) {
+    /* More at once than there are accepts posted: those waiting in the backlog are taken
+     * as the accepts are posted again, each handed over. */
+    SOCKET many[100];
+    for (int i = 0; i < 100; i++) {
         many[i] = connect_from("127.0.0.6", "127.0.0.1", port);
         assert_true(many[i] != INVALID_SOCKET);
     }
-    assert_true(wait_count(&a, 6));
-    for (int i = 0; i < 5; i++) {
+    assert_true(wait_count(&a, 101));
+    for (int i = 0; i < 100; i++) {
         closesocket(many[i]);
     }
 
     listener_close(l);
     c = connect_from("127.0.0.5", "127.0.0.1", port);
     assert_true(c == INVALID_SOCKET);
+    assert_int_equal(a.count, 101);
+    pump_stop(&pump);
+}
+
+/* Stopping with every accept still posted: each is cancelled and its completion taken
+ * before listener_close returns (the memory it names is freed then). */
+static void close_cancels_the_posted_accepts(void **state)
+{
+    (void)state;
+    const char *lines[] = {"127.0.0.1"};
+    enum svc_exit exit;
+    completion_pump pump;
+    pump_start(&pump);
+    accepted a = {0};
+    listener_handler handler = {on_accept, NULL, &a, pump.port};
+    for (int round = 0; round < 3; round++) {
+        listener *l = listener_open(lines, 1, 0, &exit);
+        assert_non_null(l);
+        uint16_t port = port_of(l, "127.0.0.1");
+        assert_true(listener_start(l, &handler));
+        listener_close(l);
+        SOCKET c = connect_from("127.0.0.5", "127.0.0.1", port);
+        assert_true(c == INVALID_SOCKET);
+    }
+    assert_int_equal(a.count, 0);
+    pump_stop(&pump);
 }
 
 int main(void)
@@ -208,6 +276,7 @@ int main(void)
             cmocka_unit_test(only_comments_is_no_listener),
             cmocka_unit_test(taken_port_stops_the_service),
             cmocka_unit_test(hands_each_connection_over_with_both_addresses),
+            cmocka_unit_test(close_cancels_the_posted_accepts),
     };
     return cmocka_run_group_tests(tests, start_winsock, stop_winsock);
 }

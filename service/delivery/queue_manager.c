@@ -1075,6 +1075,22 @@ static bool index_loaded(queue_manager *qm, qm_message *m)
     return added;
 }
 
+/* A file someone else is still writing into Queue\ (an administrator's copy, a program
+ * dropping mail) can be read half-made: one that does not parse is left where it is until
+ * it has not changed for this long, and read again at a later scan. The spool's own files
+ * arrive whole (written in Tmp, then moved), so this delays only a file that is bad. */
+#define MALFORMED_GRACE_100NS (60ull * 10000000ull)
+
+static bool written_lately(const WIN32_FIND_DATAW *found)
+{
+    FILETIME now_ft;
+    GetSystemTimeAsFileTime(&now_ft);
+    ULARGE_INTEGER now = {.LowPart = now_ft.dwLowDateTime, .HighPart = now_ft.dwHighDateTime};
+    ULARGE_INTEGER written = {.LowPart = found->ftLastWriteTime.dwLowDateTime,
+                              .HighPart = found->ftLastWriteTime.dwHighDateTime};
+    return written.QuadPart + MALFORMED_GRACE_100NS > now.QuadPart;
+}
+
 /* One file found in folder (Queue\ or a subfolder) by a scan. */
 static void scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
 {
@@ -1123,7 +1139,7 @@ static void scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void
         return;
     }
     free(m);
-    if (st == QUEUE_ENTRY_MALFORMED) {
+    if (st == QUEUE_ENTRY_MALFORMED && !written_lately(found)) {
         if (!queue_entry_id_valid(id)) {
             snprintf(reason, sizeof(reason), "the file name is not a queue id");
         }

@@ -205,6 +205,7 @@ drain() {
     t_built=$(now)
     say "drain, $server: backlog of $count built in $(elapsed "$t0" "$t_built") s (accepted, tried once, deferred)"
     sink_start "$dir" || return 1
+    local t_flushed
     t0=$(now)
     if [ "$server" = postfix ]; then
         postqueue -c "$PF_DIR/etc" -f >>"$work/logs/$tag-$server.flush" 2>&1 ||
@@ -213,11 +214,15 @@ drain() {
         e2e_wine "$E2E_EXE" queue retry --all >>"$work/logs/$tag-$server.flush" 2>&1 ||
             { echo "imsrelay.exe queue retry --all failed" >&2; sink_stop; return 1; }
     fi
+    t_flushed=$(now)
+    local at_flush
+    at_flush=$(sink_count "$dir")
     if ! t1=$(python3 "$BENCH_LIB/wait_until.py" files "$dir" "$count" "$DELIVERY_TIMEOUT"); then
         echo "the sink had $(sink_count "$dir") of $count after $DELIVERY_TIMEOUT s" >&2
         sink_stop
         return 1
     fi
+    say "drain, $server: the flush command took $(elapsed "$t0" "$t_flushed") s, the sink had $at_flush then"
     sink_finish "$server" "$dir" "$count" || return 1
     elapsed "$t0" "$t1"
 }

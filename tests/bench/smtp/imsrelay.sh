@@ -99,8 +99,10 @@ ims_wineserver_pid() {
     return 1
 }
 
+# Messages in Queue: one ID.eml each (the queue manager keeps a journal, ID.state, beside
+# every message it has tried, so counting files would count a deferred message twice).
 ims_queue_count() {
-    find "$IMS_MAILROOT/Queue" -type f 2>/dev/null | wc -l
+    find "$IMS_MAILROOT/Queue" -maxdepth 1 -type f -name '*.eml' 2>/dev/null | wc -l
 }
 
 # Accepted messages stay in Queue (the service has no delivery agent to drain it): emptied

@@ -76,7 +76,7 @@ ims_queue_empty() {
 ims_restart_with() {
     ims_stop
     ims_queue_clear
-    e2e_wine reg add "$IMS_KEY" /v SmartHost /t REG_SZ /d "$1" /f >/dev/null
+    ims_reg_add SmartHost REG_SZ "$1"
     ims_start >/dev/null
 }
 

@@ -37,15 +37,23 @@ ims_begin() {
     # MaxConnectionsPerClient, ProtocolLog...); a load that needs a limit raised is a finding.
 }
 
+# A reg add that fails ends the bench with what reg said (under set -e it would end it
+# without a word).
 ims_reg_dword() {
-    e2e_wine reg add "$IMS_KEY" /v "$1" /t REG_DWORD /d "$2" /f >/dev/null
+    ims_reg_add "$1" REG_DWORD "$2"
+}
+
+ims_reg_add() {
+    local out
+    out=$(e2e_wine reg add "$IMS_KEY" /v "$1" /t "$2" /d "$3" /f 2>&1) ||
+        e2e_fail "reg add $1 ($2) \"$3\": $(echo "$out" | tr -d '\r' | tr '\n' ' ')"
 }
 
 ims_reg_multi() {
     local name=$1 joined
     shift
     joined=$(printf '%s\\0' "$@")
-    e2e_wine reg add "$IMS_KEY" /v "$name" /t REG_MULTI_SZ /d "${joined%\\0}" /f >/dev/null
+    ims_reg_add "$name" REG_MULTI_SZ "${joined%\\0}"
 }
 
 ims_reg_delete() {

@@ -37,15 +37,21 @@ ims_begin() {
     # MaxConnectionsPerClient, ProtocolLog...); a load that needs a limit raised is a finding.
 }
 
+# A reg add that fails ends the bench with what reg said (under set -e it would end it
+# without a word).
 ims_reg_dword() {
-    e2e_reg add "$IMS_KEY" /v "$1" /t REG_DWORD /d "$2" /f
+    ims_reg_add "$1" REG_DWORD "$2"
+}
+
+ims_reg_add() {
+    e2e_reg add "$IMS_KEY" /v "$1" /t "$2" /d "$3" /f
 }
 
 ims_reg_multi() {
     local name=$1 joined
     shift
     joined=$(printf '%s\\0' "$@")
-    e2e_reg add "$IMS_KEY" /v "$name" /t REG_MULTI_SZ /d "${joined%\\0}" /f
+    ims_reg_add "$name" REG_MULTI_SZ "${joined%\\0}"
 }
 
 ims_reg_delete() {
@@ -99,7 +105,8 @@ ims_wineserver_pid() {
     return 1
 }
 
-# Messages only: the queue manager writes a state file beside a message it deferred.
+# Messages in Queue\<XX>\: one ID.eml each (the queue manager keeps a journal, ID.state,
+# beside every message it has tried, so counting files would count a deferred message twice).
 ims_queue_count() {
     find "$IMS_MAILROOT/Queue" -type f -name '*.eml' 2>/dev/null | wc -l
 }

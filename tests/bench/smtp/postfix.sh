@@ -80,6 +80,7 @@ EOF
 # service type  private unpriv  chroot  wakeup  maxproc command
 $PF_PORT      inet  n       -       n       -       1100    smtpd
 cleanup   unix  n       -       n       -       0       cleanup
+pickup    unix  n       -       n       60      1       pickup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce

@@ -4,8 +4,10 @@ prints the wall-clock time (seconds since the epoch) at which it was seen.
 
   wait_until.py port PORT TIMEOUT            something accepts connections on 127.0.0.1:PORT
   wait_until.py line FILE TEXT COUNT TIMEOUT  FILE has at least COUNT lines containing TEXT
+  wait_until.py files DIR COUNT TIMEOUT       DIR holds at least COUNT files (a sink's dumps)
 
 Exit status 1 when TIMEOUT seconds pass first."""
+import os
 import socket
 import sys
 import time
@@ -33,6 +35,14 @@ def lines_with(path, text):
         return 0
 
 
+def files_in(path):
+    try:
+        with os.scandir(path) as entries:
+            return sum(1 for _ in entries)
+    except OSError:
+        return 0
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "port":
         ready = lambda: port_open(int(argv[2]))  # noqa: E731
@@ -41,6 +51,10 @@ def main(argv):
         path, text, count = argv[2], argv[3], int(argv[4])
         ready = lambda: lines_with(path, text) >= count  # noqa: E731
         timeout = float(argv[5])
+    elif len(argv) == 5 and argv[1] == "files":
+        path, count = argv[2], int(argv[3])
+        ready = lambda: files_in(path) >= count  # noqa: E731
+        timeout = float(argv[4])
     else:
         print(__doc__, file=sys.stderr)
         return 2

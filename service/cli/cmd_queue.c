@@ -226,10 +226,40 @@ static void request_retry(queue_entry *e, void *ctx)
     }
 }
 
+static void count_message(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
+{
+    (void)folder;
+    size_t len = wcslen(found->cFileName);
+    if (len > 4 && !_wcsicmp(found->cFileName + len - 4, L".eml")) {
+        (*(size_t *)ctx)++;
+    }
+}
+
+/* retry --all while the service runs: one event, and the service makes every message due
+ * in memory (a journal write per message took 9 s for 10,000 under Wine, before the first
+ * one went). */
+static bool retry_all_running(const wchar_t *dir, size_t *count)
+{
+    HANDLE h = OpenEventW(EVENT_MODIFY_STATE, FALSE, QUEUE_MANAGER_RETRY_ALL_EVENT);
+    if (!h) {
+        return false;
+    }
+    *count = 0;
+    queue_path_walk(dir, true, count_message, count);
+    SetEvent(h);
+    CloseHandle(h);
+    return true;
+}
+
 static int retry(const wchar_t *dir, const wchar_t *arg)
 {
     size_t done = 0;
     if (!wcscmp(arg, L"--all")) {
+        if (retry_all_running(dir, &done)) {
+            printf("retry now requested for %zu message%s; the running service was told\n", done,
+                   done == 1 ? "" : "s");
+            return 0;
+        }
         for_each(dir, request_retry, &done);
     } else {
         queue_entry e;

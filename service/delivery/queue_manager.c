@@ -72,12 +72,13 @@ struct queue_manager {
     size_t dest_count;
     unsigned active;
     HANDLE scheduler;
-    HANDLE stop;    /* manual-reset */
-    HANDLE abort;   /* manual-reset: cut connections */
-    HANDLE wake;    /* auto-reset: a thread ended, or look again */
-    HANDLE idle;    /* manual-reset: no delivery thread runs */
-    HANDLE retry;   /* named, auto-reset: `imsrelay queue retry` */
-    HANDLE changes; /* a file directly in Queue\ changed, or INVALID_HANDLE_VALUE */
+    HANDLE stop;      /* manual-reset */
+    HANDLE abort;     /* manual-reset: cut connections */
+    HANDLE wake;      /* auto-reset: a thread ended, or look again */
+    HANDLE idle;      /* manual-reset: no delivery thread runs */
+    HANDLE retry;     /* named, auto-reset: `imsrelay queue retry` */
+    HANDLE retry_all; /* named, auto-reset: `imsrelay queue retry --all` */
+    HANDLE changes;   /* a file directly in Queue\ changed, or INVALID_HANDLE_VALUE */
 
     spool *intake_spool; /* the sessions' spool, whose hook tells of new messages */
     /* Ids the spools committed into Queue and the scheduler has not loaded yet: new mail is
@@ -1247,6 +1248,19 @@ static bool intake_load(queue_manager *qm)
 }
 
 /* Rereads every idle message's journal: retry requests from the command line. */
+/* queue retry --all: every message not being delivered is due now (in memory). */
+static void retry_all_now(queue_manager *qm)
+{
+    uint64_t now = queue_entry_now();
+    EnterCriticalSection(&qm->lock);
+    for (size_t i = 0; i < qm->count; i++) {
+        if (!qm->messages[i]->busy) {
+            qm->messages[i]->entry.state.retry_requested = now;
+        }
+    }
+    LeaveCriticalSection(&qm->lock);
+}
+
 static void refresh_journals(queue_manager *qm)
 {
     EnterCriticalSection(&qm->lock);
@@ -1358,10 +1372,13 @@ static DWORD WINAPI scheduler_main(void *arg)
     ULONGLONG last_dispatch = 0;
     DWORD wait = 0;
     for (;;) {
-        HANDLE waits[4] = {qm->stop, qm->wake};
+        HANDLE waits[5] = {qm->stop, qm->wake};
         DWORD count = 2;
         if (qm->retry) {
             waits[count++] = qm->retry;
+        }
+        if (qm->retry_all) {
+            waits[count++] = qm->retry_all;
         }
         if (qm->changes != INVALID_HANDLE_VALUE && qm->changes) {
             waits[count++] = qm->changes;
@@ -1382,6 +1399,8 @@ static DWORD WINAPI scheduler_main(void *arg)
                 /* retry, or delete: the command line changed journals or removed files. */
                 refresh_journals(qm);
                 whole = true;
+            } else if (h == qm->retry_all) {
+                retry_all_now(qm);
             }
         }
         if (intake_load(qm)) {
@@ -1405,7 +1424,7 @@ static DWORD WINAPI scheduler_main(void *arg)
     return 0;
 }
 
-static HANDLE create_retry_event(void)
+static HANDLE create_retry_event(const wchar_t *name)
 {
     /* Administrators (the command line) may set it; the service's own account made it. */
     SECURITY_ATTRIBUTES sa = {.nLength = sizeof(sa), .bInheritHandle = FALSE};
@@ -1415,7 +1434,7 @@ static HANDLE create_retry_event(void)
                 NULL)) {
         sa.lpSecurityDescriptor = sd;
     }
-    HANDLE h = CreateEventW(sd ? &sa : NULL, FALSE, FALSE, QUEUE_MANAGER_RETRY_EVENT);
+    HANDLE h = CreateEventW(sd ? &sa : NULL, FALSE, FALSE, name);
     if (sd) {
         LocalFree(sd);
     }
@@ -1466,7 +1485,8 @@ queue_manager *queue_manager_start(runtime *rt, spool *intake)
     qm->abort = CreateEventW(NULL, TRUE, FALSE, NULL);
     qm->wake = CreateEventW(NULL, FALSE, FALSE, NULL);
     qm->idle = CreateEventW(NULL, TRUE, TRUE, NULL);
-    qm->retry = create_retry_event();
+    qm->retry = create_retry_event(QUEUE_MANAGER_RETRY_EVENT);
+    qm->retry_all = create_retry_event(QUEUE_MANAGER_RETRY_ALL_EVENT);
     /* Only Queue\ itself is watched (files an administrator drops there): the spools
      * announce what they queue through their hooks, set before the first scan so that
      * nothing committed in between is missed (intake_load skips what the scan found). */
@@ -1541,6 +1561,9 @@ void queue_manager_stop(queue_manager *qm, DWORD timeout_ms)
     free(qm->dests);
     if (qm->retry) {
         CloseHandle(qm->retry);
+    }
+    if (qm->retry_all) {
+        CloseHandle(qm->retry_all);
     }
     CloseHandle(qm->stop);
     CloseHandle(qm->abort);

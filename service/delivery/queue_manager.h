@@ -19,8 +19,11 @@
  * next start resumes: a recipient whose 250 was in flight may be sent once more, none is
  * lost. Files the manager cannot parse go to Badmail with a .reason file and an event.
  *
- * `imsrelay.exe queue retry` appends a retry-now record to a journal and sets the named
- * event QUEUE_MANAGER_RETRY_EVENT; the manager then rereads the journals and tries again. */
+ * `imsrelay.exe queue retry ID` appends a retry-now record to a journal and sets the named
+ * event QUEUE_MANAGER_RETRY_EVENT; the manager then rereads the journals and tries again.
+ * `queue retry --all` sets QUEUE_MANAGER_RETRY_ALL_EVENT instead when the service runs: the
+ * manager makes every message due now in memory, without a journal write per message (a
+ * stop before they go leaves them to their schedule; nothing is lost). */
 #ifndef IMSRELAY_QUEUE_MANAGER_H
 #define IMSRELAY_QUEUE_MANAGER_H
 
@@ -32,6 +35,7 @@
 #define QUEUE_MANAGER_RESCAN_MS       10000u  /* Queue\ itself (small: dropped files) */
 #define QUEUE_MANAGER_WHOLE_RESCAN_MS 300000u /* every subfolder too */
 #define QUEUE_MANAGER_RETRY_EVENT     L"Global\\MSExchangeIMC.QueueRetry"
+#define QUEUE_MANAGER_RETRY_ALL_EVENT L"Global\\MSExchangeIMC.QueueRetryAll"
 
 typedef struct queue_manager queue_manager;
 

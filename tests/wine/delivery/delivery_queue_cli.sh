@@ -67,5 +67,32 @@ q retry --all | grep -q 'retry now requested for 0 messages' || e2e_fail "retry 
 q | grep -q '^0 messages queued$' || e2e_fail "the listing is empty"
 dl_sink_has "Subject: second-queued" && e2e_fail "the deleted message was never sent" || true
 
+e2e_log "retry --all: every deferred message goes now, not an hour later"
+dl_sink_stop
+dl_send alice@example.com four@far.test "fourth-queued"
+dl_send alice@example.com five@far.test "fifth-queued"
+e2e_wait 60 dl_log_has '\tfour@far.test\t.*\tdeferred\t'
+e2e_wait 60 dl_log_has '\tfive@far.test\t.*\tdeferred\t'
+dl_sink_start "$sink_port"
+q retry --all | grep -q 'retry now requested for 2 messages; the running service was told' ||
+    e2e_fail "retry --all reaches the service"
+e2e_wait 60 dl_sink_has "Subject: fourth-queued"
+e2e_wait 60 dl_sink_has "Subject: fifth-queued"
+e2e_wait 30 dl_queue_empty
+
+dl_stop
+e2e_log "retry --all while the service is stopped: written to the journals, sent at start"
+dl_sink_stop
+dl_start
+dl_send alice@example.com six@far.test "sixth-queued"
+e2e_wait 60 dl_log_has '\tsix@far.test\t.*\tdeferred\t'
+dl_stop
+q retry --all | grep -q 'retry now requested for 1 message; the service is not running' ||
+    e2e_fail "retry --all with the service stopped"
+dl_sink_start "$sink_port"
+dl_start
+e2e_wait 60 dl_sink_has "Subject: sixth-queued"
+e2e_wait 30 dl_queue_empty
+
 dl_stop
 e2e_pass

@@ -1,5 +1,7 @@
 #include "store/smarthost_password.h"
 
+#include "store/restricted_key.h"
+
 #include <dpapi.h>
 #include <sddl.h>
 #include <wincrypt.h>
@@ -8,38 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* SYSTEM and Administrators: full control; Local Service (the service's account): read.
- * Protected (P): nothing inherited from Parameters, which Users may read. */
-static const wchar_t login_key_sddl[] = L"D:P(A;OICI;KA;;;SY)(A;OICI;KA;;;BA)(A;OICI;KR;;;LS)";
-
 /* Ties the blob to this use: another program's CryptUnprotectData without it fails. */
 static const char entropy_text[] = "imsrelay SmartHostPassword";
-
-static DWORD open_login_key(const wchar_t *key_path, REGSAM access, bool create, HKEY *key)
-{
-    if (!create) {
-        return RegOpenKeyExW(HKEY_LOCAL_MACHINE, key_path, 0, access, key);
-    }
-    PSECURITY_DESCRIPTOR sd = NULL;
-    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(login_key_sddl, SDDL_REVISION_1, &sd,
-                                                              NULL)) {
-        return GetLastError();
-    }
-    SECURITY_ATTRIBUTES sa = {sizeof(sa), sd, FALSE};
-    DWORD disposition = 0;
-    DWORD error = RegCreateKeyExW(HKEY_LOCAL_MACHINE, key_path, 0, NULL, 0, access | WRITE_DAC, &sa,
-                                  key, &disposition);
-    if (error == ERROR_SUCCESS) {
-        /* Also for a key that existed: one made by hand inherits a readable ACL. */
-        error = RegSetKeySecurity(
-                *key, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, sd);
-        if (error != ERROR_SUCCESS) {
-            RegCloseKey(*key);
-        }
-    }
-    LocalFree(sd);
-    return error;
-}
 
 DWORD smarthost_password_set(const wchar_t *key_path, const char *password)
 {
@@ -55,7 +27,7 @@ DWORD smarthost_password_set(const wchar_t *key_path, const char *password)
         return GetLastError();
     }
     HKEY key;
-    DWORD error = open_login_key(key_path, KEY_SET_VALUE, true, &key);
+    DWORD error = restricted_key_open(key_path, KEY_SET_VALUE, true, &key);
     if (error == ERROR_SUCCESS) {
         error = RegSetValueExW(key, SMARTHOST_PASSWORD_VALUE, 0, REG_BINARY, out.pbData,
                                out.cbData);
@@ -68,7 +40,7 @@ DWORD smarthost_password_set(const wchar_t *key_path, const char *password)
 DWORD smarthost_password_clear(const wchar_t *key_path)
 {
     HKEY key;
-    DWORD error = open_login_key(key_path, KEY_SET_VALUE, false, &key);
+    DWORD error = restricted_key_open(key_path, KEY_SET_VALUE, false, &key);
     if (error != ERROR_SUCCESS) {
         return error;
     }
@@ -102,7 +74,7 @@ void smarthost_password_key_acl(const wchar_t *key_path, char *out, size_t size)
 bool smarthost_password_stored(const wchar_t *key_path)
 {
     HKEY key;
-    if (open_login_key(key_path, KEY_QUERY_VALUE, false, &key) != ERROR_SUCCESS) {
+    if (restricted_key_open(key_path, KEY_QUERY_VALUE, false, &key) != ERROR_SUCCESS) {
         return false;
     }
     DWORD type = 0, size = 0;
@@ -117,7 +89,7 @@ DWORD smarthost_password_get(const wchar_t *key_path, char *out, size_t size)
         out[0] = '\0';
     }
     HKEY key;
-    DWORD error = open_login_key(key_path, KEY_QUERY_VALUE, false, &key);
+    DWORD error = restricted_key_open(key_path, KEY_QUERY_VALUE, false, &key);
     if (error != ERROR_SUCCESS) {
         return error;
     }

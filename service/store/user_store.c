@@ -1,9 +1,9 @@
 #include "store/user_store.h"
 
 #include "common/win_text.h"
+#include "store/restricted_key.h"
 
 #include <bcrypt.h>
-#include <sddl.h>
 
 #include <string.h>
 
@@ -15,9 +15,6 @@
  * iterations must not stall a session thread for hours. */
 #define MIN_ITERATIONS 1
 #define MAX_ITERATIONS 10000000
-
-/* SYSTEM and Administrators: full control; Local Service (the service's account): read. */
-static const wchar_t users_key_sddl[] = L"D:P(A;OICI;KA;;;SY)(A;OICI;KA;;;BA)(A;OICI;KR;;;LS)";
 
 const char *user_store_account_problem(const char *account)
 {
@@ -65,28 +62,6 @@ static bool derive(const char *password, const BYTE *salt, DWORD iterations, BYT
     return BCRYPT_SUCCESS(status);
 }
 
-static DWORD open_users_key(const wchar_t *key_path, REGSAM access, bool create, HKEY *key)
-{
-    if (!create) {
-        return RegOpenKeyExW(HKEY_LOCAL_MACHINE, key_path, 0, access, key);
-    }
-    PSECURITY_DESCRIPTOR sd = NULL;
-    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(users_key_sddl, SDDL_REVISION_1, &sd,
-                                                              NULL)) {
-        return GetLastError();
-    }
-    SECURITY_ATTRIBUTES sa = {sizeof(sa), sd, FALSE};
-    DWORD disposition = 0;
-    DWORD error = RegCreateKeyExW(HKEY_LOCAL_MACHINE, key_path, 0, NULL, 0, access | WRITE_DAC, &sa,
-                                  key, &disposition);
-    if (error == ERROR_SUCCESS && disposition == REG_OPENED_EXISTING_KEY) {
-        /* A key made by hand (regedit) inherits a readable ACL: tighten it. */
-        RegSetKeySecurity(*key, DACL_SECURITY_INFORMATION, sd);
-    }
-    LocalFree(sd);
-    return error;
-}
-
 DWORD user_store_set(const wchar_t *key_path, const char *account, const char *password,
                      DWORD iterations)
 {
@@ -112,7 +87,7 @@ DWORD user_store_set(const wchar_t *key_path, const char *account, const char *p
         return ERROR_INTERNAL_ERROR;
     }
     HKEY key;
-    DWORD error = open_users_key(key_path, KEY_SET_VALUE, true, &key);
+    DWORD error = restricted_key_open(key_path, KEY_SET_VALUE, true, &key);
     if (error == ERROR_SUCCESS) {
         error = RegSetValueExW(key, name, 0, REG_BINARY, record, sizeof(record));
         RegCloseKey(key);
@@ -128,7 +103,7 @@ DWORD user_store_remove(const wchar_t *key_path, const char *account)
         return ERROR_INVALID_PARAMETER;
     }
     HKEY key;
-    DWORD error = open_users_key(key_path, KEY_SET_VALUE, false, &key);
+    DWORD error = restricted_key_open(key_path, KEY_SET_VALUE, false, &key);
     if (error != ERROR_SUCCESS) {
         return error;
     }
@@ -141,7 +116,7 @@ DWORD user_store_list(const wchar_t *key_path, void (*visit)(void *ctx, const ch
                       void *ctx)
 {
     HKEY key;
-    DWORD error = open_users_key(key_path, KEY_QUERY_VALUE, false, &key);
+    DWORD error = restricted_key_open(key_path, KEY_QUERY_VALUE, false, &key);
     if (error == ERROR_FILE_NOT_FOUND) {
         return ERROR_SUCCESS; /* no key yet: no accounts */
     }
@@ -177,7 +152,7 @@ DWORD user_store_list(const wchar_t *key_path, void (*visit)(void *ctx, const ch
 static bool read_record(const wchar_t *key_path, const wchar_t *name, BYTE *record)
 {
     HKEY key;
-    if (open_users_key(key_path, KEY_QUERY_VALUE, false, &key) != ERROR_SUCCESS) {
+    if (restricted_key_open(key_path, KEY_QUERY_VALUE, false, &key) != ERROR_SUCCESS) {
         return false;
     }
     DWORD type = 0;

@@ -37,8 +37,12 @@ void session_host_init(session_host *h, const session_services *services, uint64
     relay_addr_format(&h->client, h->client_text, sizeof(h->client_text));
     relay_addr_format(&h->local, h->local_text, sizeof(h->local_text));
     h->snapshot = snapshot;
-    h->protocol_log =
-            runtime_snapshot_config(snapshot)->protocol_log.value != 0 && services->protocol_log;
+    const regio_config *config = runtime_snapshot_config(snapshot);
+    h->protocol_log = config->protocol_log.value != 0 && services->protocol_log;
+    if (h->protocol_log) {
+        /* Once a session, not once a line: the age matters only when a day's file opens. */
+        protocol_log_set_max_age(services->protocol_log, config->log_max_age_days.value);
+    }
 }
 
 static smtp_relay_verdict relay_check(void *ctx, const smtp_relay_query *query)
@@ -233,7 +237,6 @@ static void log_line(session_host *h, char direction, const char *line, size_t l
     }
     protocol_log_set_daily_limit(h->services->protocol_log,
                                  config->protocol_log_daily_megabytes.value * MIB);
-    protocol_log_set_max_age(h->services->protocol_log, config->log_max_age_days.value);
     h->log_bytes += protocol_log_line(h->services->protocol_log, h->id, h->client_text, direction,
                                       line, len);
 }

@@ -180,9 +180,30 @@ e2e_start_service() {
     e2e_wait 120 e2e_service_state RUNNING "${1:-MSExchangeIMC}"
 }
 
+# e2e_net_stop SECONDS [NAME]: net stop, then waits up to SECONDS for STOPPED. Wine's tools
+# now and then exit 1 without a word on a loaded machine (see e2e_reg); a stop that never
+# reached the service shows as RUNNING after 10 s (a stop that did shows STOP_PENDING), and is
+# sent once more with sc. A failure names what net stop said and the state sc last saw.
+e2e_net_stop() {
+    local seconds=$1 name=${2:-MSExchangeIMC} out rc=0 resent=0
+    out=$(e2e_wine net stop "$name" 2>&1) || rc=$?
+    local start=$SECONDS deadline=$((SECONDS + seconds))
+    while ! e2e_service_state STOPPED "$name"; do
+        if [ $resent = 0 ] && [ $((SECONDS - start)) -ge 10 ] && e2e_service_state RUNNING "$name"; then
+            e2e_log "net stop $name (exit $rc: $(echo "$out" | tr -d '\r' | tr '\n' ' ')) left it RUNNING; sc stop"
+            e2e_wine sc stop "$name" >/dev/null 2>&1 || true
+            resent=1
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            e2e_fail "waited ${seconds}s for $name to stop; net stop exit $rc: $(echo "$out" | tr -d '\r' | tr '\n' ' '); sc query: $(e2e_wine sc query "$name" 2>&1 | tr -d '\r' | grep STATE)"
+        fi
+        sleep 0.2
+    done
+}
+
 # e2e_stop_service [NAME]: net stop, then waits for e2e_service_exited.
 e2e_stop_service() {
-    e2e_wine net stop "${1:-MSExchangeIMC}" >/dev/null 2>&1 || true
+    e2e_net_stop 60 "${1:-MSExchangeIMC}"
     e2e_wait 60 e2e_service_exited "${1:-MSExchangeIMC}"
 }
 

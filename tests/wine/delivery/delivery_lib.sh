@@ -40,8 +40,7 @@ dl_start() {
 }
 
 dl_stop() {
-    e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
-    e2e_wait 40 e2e_service_state STOPPED
+    e2e_net_stop 40
 }
 
 dl_send() {

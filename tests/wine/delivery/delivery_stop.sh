@@ -21,8 +21,7 @@ dl_send alice@example.com slow@far.test "stopped-message"
 connected() { ss -tn state established "( dport = :$sink_port )" | grep -q "$sink_port"; }
 e2e_wait 30 connected
 start=$SECONDS
-e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 30 e2e_service_state STOPPED
+e2e_net_stop 30
 took=$((SECONDS - start))
 e2e_log "stopped in ${took}s with a delivery in progress"
 [ "$took" -le 20 ] || e2e_fail "the stop took ${took}s, more than the wait hint allows"

@@ -35,6 +35,5 @@ e2e_wait 30 e2e_port_open "$port"
 export E2E_EXE E2E_EVENTS WINE WINEPREFIX
 export IMSRELAY_PORT=$port IMSRELAY_MAILROOT="$E2E_DRIVE_C/mail"
 python3 "$IMSRELAY_SOURCE_DIR/tests/wine/hostile/hostile.py" "$@" || e2e_fail "hostile load checks failed"
-e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 60 e2e_service_state STOPPED
+e2e_net_stop 60
 e2e_pass

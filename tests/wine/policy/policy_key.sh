@@ -106,6 +106,5 @@ for name, value in want.items():
 assert "MailRoot" not in records and "SmtpHostName" not in records
 PY
 
-e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 30 e2e_service_state STOPPED
+e2e_net_stop 30
 e2e_pass

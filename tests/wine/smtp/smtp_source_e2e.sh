@@ -50,6 +50,5 @@ done
 # Nobody was refused: no connection-refused event was written.
 [ "$(e2e_events_count 'MaxConnections')" -eq 0 ] || e2e_fail "a connection was refused"
 
-e2e_wine net stop MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 60 e2e_service_state STOPPED
+e2e_net_stop 60
 e2e_pass

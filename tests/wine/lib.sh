@@ -156,8 +156,8 @@ e2e_service_state() {
 e2e_exe_pid() {
     local d
     for d in /proc/[0-9]*; do
-        tr '\0' '\n' 2>/dev/null <"$d/cmdline" | grep -qi 'imsrelay\.exe' || continue
-        tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qx "WINEPREFIX=$WINEPREFIX" || continue
+        grep -qzi 'imsrelay\.exe' "$d/cmdline" 2>/dev/null || continue
+        grep -qzxF "WINEPREFIX=$WINEPREFIX" "$d/environ" 2>/dev/null || continue
         echo "${d#/proc/}"
         return 0
     done

@@ -98,7 +98,7 @@ ims_wineserver_pid() {
     local d
     for d in /proc/[0-9]*; do
         grep -qx 'wineserver64\|wineserver' "$d/comm" 2>/dev/null || continue
-        tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qx "WINEPREFIX=$WINEPREFIX" || continue
+        grep -qzxF "WINEPREFIX=$WINEPREFIX" "$d/environ" 2>/dev/null || continue
         echo "${d#/proc/}"
         return 0
     done

@@ -66,10 +66,10 @@ e2e_wait 30 dl_log_has '\ttempfail-always@far.test\t.*\tdeferred\t451 4.7.1'
 has_delay_dsn() { [ "$(delay_dsns)" -ge 1 ]; }
 e2e_wait 150 has_delay_dsn
 dsn=$(grep -l -F "Final-Recipient: rfc822; tempfail-always@far.test" "$DL_MAIL"/Drop/*.eml | head -1)
-tr -d '\r' <"$dsn" | grep -q '^Action: delayed' || e2e_fail "Action: delayed: $(cat "$dsn")"
-tr -d '\r' <"$dsn" | grep -q '^Status: 4\.7\.1' || e2e_fail "Status 4.7.1: $(cat "$dsn")"
-tr -d '\r' <"$dsn" | grep -q '^Diagnostic-Code: smtp; 451 4.7.1 try again later' || e2e_fail "Diagnostic-Code"
-tr -d '\r' <"$dsn" | grep -q '^X-Receiver: <alice@example.com>' || e2e_fail "to the sender: $(head -5 "$dsn")"
+grep -q '^Action: delayed' "$dsn" || e2e_fail "Action: delayed: $(cat "$dsn")"
+grep -q '^Status: 4\.7\.1' "$dsn" || e2e_fail "Status 4.7.1: $(cat "$dsn")"
+grep -q '^Diagnostic-Code: smtp; 451 4.7.1 try again later' "$dsn" || e2e_fail "Diagnostic-Code"
+grep -q '^X-Receiver: <alice@example.com>' "$dsn" || e2e_fail "to the sender: $(head -5 "$dsn")"
 seen=$(deferrals)
 more_deferrals() { [ "$(deferrals)" -ge $((seen + 4)) ]; }
 e2e_wait 120 more_deferrals

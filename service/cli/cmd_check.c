@@ -304,7 +304,9 @@ int cmd_check(int argc, wchar_t **argv)
     }
     printf("policy key: HKLM\\%s: %zu value%s in force%s\n", IDENTITY_POLICY_KEY, from_policy,
            from_policy == 1 ? "" : "s",
-           from_policy ? " (marked \"from the policy key\"; they win over Parameters)" : "");
+           from_policy ? " (marked \"from the policy key\"; they win over Parameters, whose "
+                         "values are unmarked)"
+                       : "");
     print_flags(config, policy, &ix);
     print_list(&config->relay_deny_list, &ix, "empty");
     print_list(&config->relay_allow_list, &ix, "empty");

@@ -20,7 +20,7 @@ e2e_reg add "$K" /v ListenPort /t REG_DWORD /d "$port" /f
 e2e_reg add "$P" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.7' /f
 
 out=$(e2e_wine "$E2E_EXE" check 2>&1 | tr -d '\r') || true
-grep -Eq '^policy key: HKLM\\SOFTWARE\\Policies\\imsrelay: 1 value in force' <<<"$out" ||
+grep -Eq '^policy key: HKLM\\SOFTWARE\\Policies\\imsrelay: 1 value in force \(marked "from the policy key"; they win over Parameters, whose values are unmarked\)$' <<<"$out" ||
     e2e_fail "check does not count the policy value:"$'\n'"$out"
 grep -Eq '^RelayAllowList: 1 line, 1 not blank or comment \(from the policy key\)$' <<<"$out" ||
     e2e_fail "check does not say the allow list comes from the policy key:"$'\n'"$out"

@@ -171,13 +171,24 @@ e2e_service_exited() {
     e2e_service_state STOPPED "${1:-MSExchangeIMC}" && ! e2e_exe_pid >/dev/null
 }
 
-# e2e_start_service [NAME]: net start, then waits for RUNNING; what net start said is shown
-# when it failed (the wait then fails too, unless the service came up after all).
+# e2e_start_service [NAME]: net start, then waits for RUNNING. Wine's net.exe has exited
+# without a word now and then on a loaded machine (as reg.exe and wineboot have): when it
+# fails and the service is neither starting nor running, it is run again, up to three
+# times; a last failure names what it said.
 e2e_start_service() {
-    local out
-    out=$(e2e_wine net start "${1:-MSExchangeIMC}" 2>&1) ||
-        e2e_log "net start ${1:-MSExchangeIMC} failed: $(echo "$out" | tr -d '\r' | tr '\n' ' ')"
-    e2e_wait 120 e2e_service_state RUNNING "${1:-MSExchangeIMC}"
+    local name=${1:-MSExchangeIMC} out try
+    for try in 1 2 3; do
+        if out=$(e2e_wine net start "$name" 2>&1); then
+            break
+        fi
+        e2e_log "net start $name failed (try $try): $(echo "$out" | tr -d '\r' | tr '\n' ' ')"
+        if e2e_service_state RUNNING "$name" || e2e_service_state START_PENDING "$name"; then
+            break
+        fi
+        [ $try -lt 3 ] || e2e_fail "net start $name failed three times: $(echo "$out" | tr -d '\r' | tr '\n' ' ')"
+        sleep 1
+    done
+    e2e_wait 120 e2e_service_state RUNNING "$name"
 }
 
 # e2e_net_stop SECONDS [NAME]: net stop, then waits up to SECONDS for STOPPED. Wine's tools

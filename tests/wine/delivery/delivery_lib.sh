@@ -34,8 +34,7 @@ dl_install() {
 }
 
 dl_start() {
-    e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start failed"
-    e2e_wait 30 e2e_service_state RUNNING
+    e2e_start_service
     e2e_wait 30 e2e_port_open "$DL_PORT"
 }
 

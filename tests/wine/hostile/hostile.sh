@@ -28,8 +28,7 @@ dword TmpMaxMegabytes 12
 dword TmpMaxMegabytesPerClient 6
 dword ProtocolLogSessionKilobytes 64
 dword ProtocolLogDailyMegabytes 64
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start failed"
-e2e_wait 30 e2e_service_state RUNNING
+e2e_start_service
 e2e_wait 30 e2e_port_open "$port"
 
 export E2E_EXE E2E_EVENTS WINE WINEPREFIX

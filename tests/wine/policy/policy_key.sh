@@ -30,8 +30,7 @@ grep -Eq '^RelayAllowList: warning: is set in Parameters and in the policy key' 
     e2e_fail "check does not warn that Parameters is shadowed:"$'\n'"$out"
 grep -Eq '^RelayFlags: 2$' <<<"$out" || e2e_fail "RelayFlags should come from Parameters:"$'\n'"$out"
 
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || true
-e2e_wait 30 e2e_service_state RUNNING
+e2e_start_service
 e2e_wait 20 e2e_port_open "$port"
 [ "$(e2e_rcpt "$port" 127.0.0.7 user@far.test)" = 250 ] || e2e_fail "the policy's allow list is not in force"
 [ "$(e2e_rcpt "$port" 127.0.0.1 user@far.test)" = 550 ] || e2e_fail "the shadowed Parameters list is in force"

@@ -18,8 +18,7 @@ e2e_reg add "$K" /v RelayAllowList /t REG_MULTI_SZ /d '127.0.0.1' /f
 # Accepted mail is counted in Queue: it goes to a smart host nobody listens on, so it stays
 # queued (deferred) instead of being delivered or bounced while the test counts it.
 e2e_reg add "$K" /v SmartHost /t REG_SZ /d '[127.0.0.1]:1' /f
-e2e_wine net start MSExchangeIMC >/dev/null 2>&1 || e2e_fail "net start failed"
-e2e_wait 30 e2e_service_state RUNNING
+e2e_start_service
 e2e_wait 30 e2e_port_open "$port"
 
 # MailRoot as shipped, %ProgramData%\imsrelay: under Wine 8 a service sees %ProgramData% as

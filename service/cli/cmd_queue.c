@@ -68,14 +68,14 @@ typedef struct walk_state {
     size_t count;
 } walk_state;
 
-static void visit_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
+static bool visit_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
 {
     walk_state *w = ctx;
     size_t len = wcslen(found->cFileName);
     char id[QUEUE_ENTRY_ID_MAX + 8];
     if (len <= 4 || _wcsicmp(found->cFileName + len - 4, L".eml") ||
         !win_text_utf8_into(found->cFileName, id, sizeof(id))) {
-        return;
+        return true;
     }
     id[strlen(id) - 4] = '\0';
     queue_entry e;
@@ -85,6 +85,7 @@ static void visit_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, voi
         queue_entry_free(&e);
         w->count++;
     }
+    return true;
 }
 
 static size_t for_each(const wchar_t *dir, queue_visit visit, void *ctx)
@@ -226,13 +227,14 @@ static void request_retry(queue_entry *e, void *ctx)
     }
 }
 
-static void count_message(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
+static bool count_message(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
 {
     (void)folder;
     size_t len = wcslen(found->cFileName);
     if (len > 4 && !_wcsicmp(found->cFileName + len - 4, L".eml")) {
         (*(size_t *)ctx)++;
     }
+    return true;
 }
 
 /* retry --all while the service runs: one event, and the service makes every message due

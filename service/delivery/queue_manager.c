@@ -79,6 +79,10 @@ struct queue_manager {
     HANDLE retry;     /* named, auto-reset: `imsrelay queue retry` */
     HANDLE retry_all; /* named, auto-reset: `imsrelay queue retry --all` */
     HANDLE changes;   /* a file directly in Queue\ changed, or INVALID_HANDLE_VALUE */
+    /* Set with stop: read once per file by a scan, which must end soon after a stop (a
+     * wait on the stop event per file would be a wineserver request per file). */
+    volatile LONG stopping;
+    char routing[1200]; /* for the started event, written once the queue is loaded */
 
     spool *intake_spool; /* the sessions' spool, whose hook tells of new messages */
     /* Ids the spools committed into Queue and the scheduler has not loaded yet: new mail is
@@ -1092,16 +1096,20 @@ static bool written_lately(const WIN32_FIND_DATAW *found)
     return written.QuadPart + MALFORMED_GRACE_100NS > now.QuadPart;
 }
 
-/* One file found in folder (Queue\ or a subfolder) by a scan. */
-static void scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
+/* One file found in folder (Queue\ or a subfolder) by a scan; false once the service
+ * stops. */
+static bool scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx)
 {
     queue_manager *qm = ctx;
+    if (InterlockedCompareExchange(&qm->stopping, 0, 0)) {
+        return false;
+    }
     size_t len = wcslen(found->cFileName);
     bool eml = len > 4 && !_wcsicmp(found->cFileName + len - 4, L".eml");
     bool state = len > 6 && !_wcsicmp(found->cFileName + len - 6, L".state");
     char id[QUEUE_ENTRY_ID_MAX + 8];
     if ((!eml && !state) || !win_text_utf8_into(found->cFileName, id, sizeof(id))) {
-        return;
+        return true;
     }
     id[strlen(id) - (eml ? 4 : 6)] = '\0';
     EnterCriticalSection(&qm->lock);
@@ -1111,7 +1119,7 @@ static void scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void
     }
     LeaveCriticalSection(&qm->lock);
     if (known) {
-        return;
+        return true;
     }
     if (state) {
         /* A journal without its message: the message was delivered or deleted between the
@@ -1124,11 +1132,11 @@ static void scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void
             GetLastError() == ERROR_FILE_NOT_FOUND) {
             DeleteFileW(state_path);
         }
-        return;
+        return true;
     }
     qm_message *m = calloc(1, sizeof(*m));
     if (!m) {
-        return;
+        return true;
     }
     char reason[QUEUE_ENTRY_REASON_MAX];
     queue_entry_status st =
@@ -1137,7 +1145,7 @@ static void scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void
                     : QUEUE_ENTRY_MALFORMED;
     if (st == QUEUE_ENTRY_OK) {
         index_loaded(qm, m);
-        return;
+        return true;
     }
     free(m);
     if (st == QUEUE_ENTRY_MALFORMED && !written_lately(found)) {
@@ -1146,11 +1154,12 @@ static void scan_file(const wchar_t *folder, const WIN32_FIND_DATAW *found, void
         }
         to_badmail(qm, folder, found->cFileName, id, reason);
     }
+    return true;
 }
 
 /* Indexes files not known yet: those directly in Queue\ (dropped there by an administrator,
  * or left by an older version), and with whole, those in every subfolder too; a whole scan
- * also forgets messages whose file is gone (queue delete). */
+ * also forgets messages whose file is gone (queue delete), unless a stop cut it short. */
 static void scan(queue_manager *qm, bool whole)
 {
     if (whole) {
@@ -1160,8 +1169,7 @@ static void scan(queue_manager *qm, bool whole)
         }
         LeaveCriticalSection(&qm->lock);
     }
-    queue_path_walk(qm->queue_dir, whole, scan_file, qm);
-    if (!whole) {
+    if (!queue_path_walk(qm->queue_dir, whole, scan_file, qm) || !whole) {
         return;
     }
     EnterCriticalSection(&qm->lock);
@@ -1367,6 +1375,18 @@ static DWORD dispatch(queue_manager *qm)
 static DWORD WINAPI scheduler_main(void *arg)
 {
     queue_manager *qm = arg;
+    /* The queue is read here, not in queue_manager_start: a queue of tens of thousands takes
+     * seconds to read under Wine, and meanwhile the service must answer its stop control
+     * and accept mail (which the spools' hooks announce, so nothing is missed). */
+    scan(qm, true);
+    if (InterlockedCompareExchange(&qm->stopping, 0, 0)) {
+        return 0;
+    }
+    char queued[24];
+    snprintf(queued, sizeof(queued), "%zu", qm->count);
+    char where[1100];
+    snprintf(where, sizeof(where), "%s\\Queue", qm->mail_root);
+    eventlog_write(MSG_QUEUE_STARTED, queued, where, qm->routing, NULL);
     ULONGLONG last_scan = GetTickCount64();
     ULONGLONG last_whole_scan = last_scan;
     ULONGLONG last_dispatch = 0;
@@ -1456,13 +1476,12 @@ queue_manager *queue_manager_start(runtime *rt, spool *intake)
     snprintf(qm->mail_root, sizeof(qm->mail_root), "%s", c->mail_root);
     qm_settings s;
     settings_read(c, &s);
-    char routing[1200];
     route_domain any = {.kind = ROUTE_NAME, .name = "each recipient's domain"};
     if (s.hold) {
-        snprintf(routing, sizeof(routing),
+        snprintf(qm->routing, sizeof(qm->routing),
                  "none: SmartHost is not valid, so relayed mail stays queued until it is fixed");
     } else {
-        dns_route_describe(&s.dns, &any, routing, sizeof(routing));
+        dns_route_describe(&s.dns, &any, qm->routing, sizeof(qm->routing));
     }
     runtime_snapshot_release(snap);
     unsigned long error = 0;
@@ -1496,12 +1515,6 @@ queue_manager *queue_manager_start(runtime *rt, spool *intake)
         spool_set_queued_hook(intake, intake_post, qm);
     }
     spool_set_queued_hook(qm->dsn_spool, intake_post, qm);
-    scan(qm, true);
-    char count[24];
-    snprintf(count, sizeof(count), "%zu", qm->count);
-    char where[1100];
-    snprintf(where, sizeof(where), "%s\\Queue", qm->mail_root);
-    eventlog_write(MSG_QUEUE_STARTED, count, where, routing, NULL);
     qm->scheduler = CreateThread(NULL, 0, scheduler_main, qm, 0, NULL);
     if (!qm->stop || !qm->abort || !qm->wake || !qm->idle || !qm->scheduler) {
         eventlog_write(MSG_SERVICE_FAILED, "the queue manager cannot start its thread", "4", NULL);
@@ -1516,6 +1529,7 @@ queue_manager *queue_manager_start(runtime *rt, spool *intake)
 void queue_manager_signal_stop(queue_manager *qm)
 {
     if (qm) {
+        InterlockedExchange(&qm->stopping, 1);
         SetEvent(qm->stop);
     }
 }
@@ -1526,13 +1540,14 @@ void queue_manager_stop(queue_manager *qm, DWORD timeout_ms)
         return;
     }
     ULONGLONG begin = GetTickCount64();
+    InterlockedExchange(&qm->stopping, 1);
     SetEvent(qm->stop);
     /* The sessions' spool outlives the manager: it must not call into it any more. */
     if (qm->intake_spool) {
         spool_set_queued_hook(qm->intake_spool, NULL, NULL);
     }
-    if (qm->scheduler) {
-        WaitForSingleObject(qm->scheduler, timeout_ms);
+    if (qm->scheduler && WaitForSingleObject(qm->scheduler, timeout_ms) != WAIT_OBJECT_0) {
+        return; /* still in a Windows call with the manager in hand: the process's exit ends it */
     }
     ULONGLONG spent = GetTickCount64() - begin;
     DWORD patience =

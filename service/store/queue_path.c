@@ -52,17 +52,17 @@ bool queue_path_parent(wchar_t *out, size_t chars, const wchar_t *path)
     return true;
 }
 
-static void walk_folder(const wchar_t *folder, bool subfolders, queue_path_visit visit, void *ctx)
+static bool walk_folder(const wchar_t *folder, bool subfolders, queue_path_visit visit, void *ctx)
 {
     wchar_t pattern[MAX_PATH * 4];
     int n = _snwprintf(pattern, MAX_PATH * 4, L"%ls\\*", folder);
     if (n <= 0 || n >= MAX_PATH * 4) {
-        return;
+        return true;
     }
     WIN32_FIND_DATAW found;
     HANDLE search = FindFirstFileW(pattern, &found);
     if (search == INVALID_HANDLE_VALUE) {
-        return;
+        return true;
     }
     /* Files first, then the subfolders, whose names are kept until this search is closed
      * (one open search at a time). */
@@ -78,20 +78,26 @@ static void walk_folder(const wchar_t *folder, bool subfolders, queue_path_visit
             }
             continue;
         }
-        visit(folder, &found, ctx);
+        if (!visit(folder, &found, ctx)) {
+            FindClose(search);
+            free(subs);
+            return false;
+        }
     } while (FindNextFileW(search, &found));
     FindClose(search);
-    for (size_t i = 0; i < sub_count; i++) {
+    bool whole = true;
+    for (size_t i = 0; i < sub_count && whole; i++) {
         wchar_t sub[MAX_PATH * 4];
         n = _snwprintf(sub, MAX_PATH * 4, L"%ls\\%ls", folder, subs[i]);
         if (n > 0 && n < MAX_PATH * 4) {
-            walk_folder(sub, false, visit, ctx);
+            whole = walk_folder(sub, false, visit, ctx);
         }
     }
     free(subs);
+    return whole;
 }
 
-void queue_path_walk(const wchar_t *queue_dir, bool subfolders, queue_path_visit visit, void *ctx)
+bool queue_path_walk(const wchar_t *queue_dir, bool subfolders, queue_path_visit visit, void *ctx)
 {
-    walk_folder(queue_dir, subfolders, visit, ctx);
+    return walk_folder(queue_dir, subfolders, visit, ctx);
 }

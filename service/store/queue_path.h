@@ -31,12 +31,13 @@ bool queue_path_folder(wchar_t *out, size_t chars, const wchar_t *queue_dir, con
  * false when it does not fit or path has no folder. */
 bool queue_path_parent(wchar_t *out, size_t chars, const wchar_t *path);
 
-/* A file found by queue_path_walk: its folder (Queue\ or one subfolder) and its entry. */
-typedef void (*queue_path_visit)(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx);
+/* A file found by queue_path_walk: its folder (Queue\ or one subfolder) and its entry;
+ * false ends the walk (a service that stops does not read the rest of a large queue). */
+typedef bool (*queue_path_visit)(const wchar_t *folder, const WIN32_FIND_DATAW *found, void *ctx);
 
 /* Calls visit for every file (not folder) directly in queue_dir, then, when subfolders is
  * true, for every file in each subfolder that queue_path_is_subdir names. A folder that
- * cannot be read is skipped. */
-void queue_path_walk(const wchar_t *queue_dir, bool subfolders, queue_path_visit visit, void *ctx);
+ * cannot be read is skipped. false when a visit ended the walk. */
+bool queue_path_walk(const wchar_t *queue_dir, bool subfolders, queue_path_visit visit, void *ctx);
 
 #endif

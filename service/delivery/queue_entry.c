@@ -82,7 +82,9 @@ static HANDLE open_shared(const wchar_t *path, DWORD access, DWORD disposition)
 
 static queue_entry_status load_envelope(queue_entry *e, char *reason, size_t reason_size)
 {
-    HANDLE h = open_shared(e->eml_path, GENERIC_READ, OPEN_EXISTING);
+    wchar_t path[QUEUE_ENTRY_PATH_MAX];
+    queue_entry_path(e, L".eml", path);
+    HANDLE h = open_shared(path, GENERIC_READ, OPEN_EXISTING);
     if (h == INVALID_HANDLE_VALUE) {
         DWORD error = GetLastError();
         if (error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND) {
@@ -164,7 +166,11 @@ static bool read_new_records(queue_entry *e, HANDLE h, uint64_t file_size)
 
 bool queue_entry_refresh(queue_entry *e)
 {
-    HANDLE h = open_shared(e->state_path, GENERIC_READ, OPEN_EXISTING);
+    wchar_t path[QUEUE_ENTRY_PATH_MAX];
+    if (!queue_entry_path(e, L".state", path)) {
+        return false;
+    }
+    HANDLE h = open_shared(path, GENERIC_READ, OPEN_EXISTING);
     if (h == INVALID_HANDLE_VALUE) {
         return GetLastError() == ERROR_FILE_NOT_FOUND;
     }
@@ -176,7 +182,11 @@ bool queue_entry_refresh(queue_entry *e)
 
 bool queue_entry_append(queue_entry *e, const char *record, size_t length)
 {
-    HANDLE h = open_shared(e->state_path, GENERIC_READ | FILE_APPEND_DATA, OPEN_ALWAYS);
+    wchar_t path[QUEUE_ENTRY_PATH_MAX];
+    if (!queue_entry_path(e, L".state", path)) {
+        return false;
+    }
+    HANDLE h = open_shared(path, GENERIC_READ | FILE_APPEND_DATA, OPEN_ALWAYS);
     if (h == INVALID_HANDLE_VALUE) {
         return false;
     }
@@ -208,9 +218,28 @@ bool queue_entry_append(queue_entry *e, const char *record, size_t length)
     return ok;
 }
 
-static bool path_in(wchar_t *out, const wchar_t *dir, const char *id, const wchar_t *ext)
+bool queue_entry_path(const queue_entry *e, const wchar_t *ext, wchar_t *out)
 {
-    int n = _snwprintf(out, QUEUE_ENTRY_PATH_MAX, L"%ls\\%hs%ls", dir, id, ext);
+    int n = e->base_path ? _snwprintf(out, QUEUE_ENTRY_PATH_MAX, L"%ls%ls", e->base_path, ext) : -1;
+    if (n <= 0 || n >= QUEUE_ENTRY_PATH_MAX) {
+        out[0] = 0;
+        return false;
+    }
+    return true;
+}
+
+/* The longest extension queue_entry_path is asked for. */
+#define EXTENSION_MAX 6 /* ".state" */
+
+bool queue_entry_folder_of(const wchar_t *queue_dir, const char *id, wchar_t *folder)
+{
+    wchar_t eml[QUEUE_ENTRY_PATH_MAX];
+    if (queue_path_folder(folder, QUEUE_ENTRY_PATH_MAX, queue_dir, id) &&
+        _snwprintf(eml, QUEUE_ENTRY_PATH_MAX, L"%ls\\%hs.eml", folder, id) > 0 &&
+        (eml[QUEUE_ENTRY_PATH_MAX - 1] = 0, GetFileAttributesW(eml) != INVALID_FILE_ATTRIBUTES)) {
+        return true;
+    }
+    int n = _snwprintf(folder, QUEUE_ENTRY_PATH_MAX, L"%ls", queue_dir);
     return n > 0 && n < QUEUE_ENTRY_PATH_MAX;
 }
 
@@ -236,17 +265,27 @@ queue_entry_status queue_entry_load_in(const wchar_t *folder, const char *id, bo
 {
     memset(e, 0, sizeof(*e));
     set_reason(reason, reason_size, "");
-    if (!queue_entry_id_valid(id) || !path_in(e->eml_path, folder, id, L".eml") ||
-        !path_in(e->state_path, folder, id, L".state")) {
+    wchar_t base[QUEUE_ENTRY_PATH_MAX];
+    int n = _snwprintf(base, QUEUE_ENTRY_PATH_MAX, L"%ls\\%hs", folder, id);
+    if (!queue_entry_id_valid(id) || n <= 0 || n >= QUEUE_ENTRY_PATH_MAX - EXTENSION_MAX) {
         return QUEUE_ENTRY_GONE;
     }
+    if (!(e->base_path = malloc(((size_t)n + 1) * sizeof(wchar_t)))) {
+        set_reason(reason, reason_size, "out of memory");
+        return QUEUE_ENTRY_IO_ERROR;
+    }
+    wmemcpy(e->base_path, base, (size_t)n + 1);
     snprintf(e->id, sizeof(e->id), "%s", id);
     queue_entry_status st = load_envelope(e, reason, reason_size);
     if (st != QUEUE_ENTRY_OK) {
+        free(e->base_path);
+        e->base_path = NULL;
         return st;
     }
     if (!queue_state_init(&e->state, e->envelope.recipient_count)) {
         queue_file_envelope_free(&e->envelope);
+        free(e->base_path);
+        e->base_path = NULL;
         set_reason(reason, reason_size, "out of memory");
         return QUEUE_ENTRY_IO_ERROR;
     }
@@ -257,9 +296,9 @@ queue_entry_status queue_entry_load_in(const wchar_t *folder, const char *id, bo
     }
     if (e->state.queued_at == 0 && record_queued) {
         char record[128];
-        size_t n = queue_state_encode_queued(record, sizeof(record), e->arrival,
-                                             e->envelope.recipient_count);
-        if (n == 0 || !queue_entry_append(e, record, n)) {
+        size_t length = queue_state_encode_queued(record, sizeof(record), e->arrival,
+                                                  e->envelope.recipient_count);
+        if (length == 0 || !queue_entry_append(e, record, length)) {
             queue_entry_free(e);
             set_reason(reason, reason_size, "its delivery journal cannot be written");
             return QUEUE_ENTRY_IO_ERROR;
@@ -275,14 +314,19 @@ void queue_entry_free(queue_entry *e)
 {
     queue_file_envelope_free(&e->envelope);
     queue_state_free(&e->state);
+    free(e->base_path);
     memset(e, 0, sizeof(*e));
 }
 
 bool queue_entry_remove(queue_entry *e)
 {
-    bool ok = DeleteFileW(e->eml_path) || GetLastError() == ERROR_FILE_NOT_FOUND;
+    wchar_t eml[QUEUE_ENTRY_PATH_MAX], state[QUEUE_ENTRY_PATH_MAX];
+    if (!queue_entry_path(e, L".eml", eml) || !queue_entry_path(e, L".state", state)) {
+        return false;
+    }
+    bool ok = DeleteFileW(eml) || GetLastError() == ERROR_FILE_NOT_FOUND;
     if (ok) {
-        ok = DeleteFileW(e->state_path) || GetLastError() == ERROR_FILE_NOT_FOUND;
+        ok = DeleteFileW(state) || GetLastError() == ERROR_FILE_NOT_FOUND;
     }
     return ok;
 }

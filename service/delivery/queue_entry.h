@@ -26,8 +26,10 @@
 
 typedef struct queue_entry {
     char id[QUEUE_ENTRY_ID_MAX];
-    wchar_t eml_path[QUEUE_ENTRY_PATH_MAX];
-    wchar_t state_path[QUEUE_ENTRY_PATH_MAX];
+    /* <folder>\<id> (owned): the message is this + ".eml", its journal this + ".state".
+     * Full paths are built when a file is opened, so a queue of tens of thousands does not
+     * keep two buffers of QUEUE_ENTRY_PATH_MAX per message (4.4 KB each, before). */
+    wchar_t *base_path;
     queue_file_envelope envelope;
     queue_state state;
     uint64_t size;    /* bytes of the message after the envelope */
@@ -57,6 +59,14 @@ queue_entry_status queue_entry_load(const wchar_t *queue_dir, const char *id, bo
 queue_entry_status queue_entry_load_in(const wchar_t *folder, const char *id, bool record_queued,
                                        queue_entry *out, char *reason, size_t reason_size);
 void queue_entry_free(queue_entry *entry);
+
+/* The folder that holds <id>.eml into folder (QUEUE_ENTRY_PATH_MAX characters): its
+ * subfolder when the file is there, else Queue\ itself (queue_entry_load's order). */
+bool queue_entry_folder_of(const wchar_t *queue_dir, const char *id, wchar_t *folder);
+
+/* The message's file (ext L".eml") or its journal (L".state") into out, which holds
+ * QUEUE_ENTRY_PATH_MAX characters; false (out empty) for an entry that was not loaded. */
+bool queue_entry_path(const queue_entry *entry, const wchar_t *ext, wchar_t *out);
 
 /* Reads the journal bytes appended by anyone since the last read (retry requests of the
  * command line). false on a read error or out of memory. */

@@ -425,9 +425,11 @@ static uint32_t boundary_random(void *context)
 static char *read_original(const qm_message *m, size_t cap, size_t *size)
 {
     *size = 0;
-    HANDLE h = CreateFileW(m->entry.eml_path, GENERIC_READ,
-                           FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                           OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    wchar_t path[QUEUE_ENTRY_PATH_MAX];
+    queue_entry_path(&m->entry, L".eml", path);
+    HANDLE h =
+            CreateFileW(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                        NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
     if (h == INVALID_HANDLE_VALUE) {
         return NULL;
     }
@@ -590,7 +592,7 @@ static bool finish_message(queue_manager *qm, qm_message *m, const qm_settings *
                 _snwprintf(name, QUEUE_ENTRY_ID_MAX + 8, L"%hs.eml", m->entry.id);
                 name[QUEUE_ENTRY_ID_MAX + 7] = 0;
                 wchar_t folder[QUEUE_ENTRY_PATH_MAX];
-                if (queue_path_parent(folder, QUEUE_ENTRY_PATH_MAX, m->entry.eml_path) &&
+                if (queue_path_parent(folder, QUEUE_ENTRY_PATH_MAX, m->entry.base_path) &&
                     queue_entry_to_badmail(qm->mail_root_w, folder, name, reason)) {
                     char where[1100];
                     snprintf(where, sizeof(where), "%s\\Badmail", qm->mail_root);
@@ -915,8 +917,10 @@ static bool deliver(queue_manager *qm, const worker *w, const qm_settings *s, jo
         for (size_t k = 0; k < count; k++) {
             recipients[k] = env->recipients[chunk[k]];
         }
+        wchar_t path[QUEUE_ENTRY_PATH_MAX];
+        queue_entry_path(&m->entry, L".eml", path);
         body_reader body = {
-                .file = CreateFileW(m->entry.eml_path, GENERIC_READ,
+                .file = CreateFileW(path, GENERIC_READ,
                                     FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
                                     OPEN_EXISTING, FILE_FLAG_SEQUENTIAL_SCAN, NULL)};
         LARGE_INTEGER at;
@@ -1243,7 +1247,7 @@ static bool intake_load(queue_manager *qm)
             wchar_t folder[QUEUE_ENTRY_PATH_MAX], name[QUEUE_ENTRY_ID_MAX + 8];
             _snwprintf(name, QUEUE_ENTRY_ID_MAX + 8, L"%hs.eml", ids[i]);
             name[QUEUE_ENTRY_ID_MAX + 7] = 0;
-            if (queue_path_parent(folder, QUEUE_ENTRY_PATH_MAX, m->entry.eml_path)) {
+            if (queue_entry_folder_of(qm->queue_dir, ids[i], folder)) {
                 to_badmail(qm, folder, name, ids[i], reason);
             }
         } else if (st == QUEUE_ENTRY_IO_ERROR) {

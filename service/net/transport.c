@@ -32,6 +32,10 @@
 #define WORKERS_MIN         4
 #define WORKERS_MAX         64
 #define WAKE_KEY_SHUTDOWN   ((ULONG_PTR)1)
+/* A receive or send that completes at once is completed by the worker that started it (no
+ * trip through the port); after this many in a row the next one goes through the port
+ * after all, so that a client that keeps the socket full cannot keep a worker to itself. */
+#define INLINE_COMPLETIONS_MAX 16
 /* Plaintext decrypted and not yet fed to the engine: one command burst. */
 #define TLS_PLAIN_BYTES 4096
 
@@ -47,6 +51,7 @@ typedef struct session {
     struct transport *server;
     struct session *prev, *next; /* the server's list */
     SOCKET socket;
+    bool skip_on_success; /* its socket queues no completion for an immediate success */
     smtp_session *engine;
     session_host host; /* the engine's callbacks: relay, AUTH, spool, protocol log */
 
@@ -100,10 +105,21 @@ struct transport {
     connection_events *refusals;
     uint64_t next_id;
     bool draining;
+    /* FILE_SKIP_COMPLETION_PORT_ON_SUCCESS may be set on accepted sockets: not when a layered
+     * provider that is not IFS sits on TCP (libuv's rule: such a provider's handles may
+     * queue a completion all the same, which would complete an operation twice). */
+    bool skip_allowed;
     HANDLE all_closed; /* manual-reset, set while session_count == 0 */
 };
 
-static void pump(session *s);
+static bool pump(session *s);
+
+/* How a receive or a send started. */
+typedef enum io_start {
+    IO_PENDING, /* its completion comes through the port */
+    IO_DONE,    /* it completed at once and no completion is queued: the caller completes it */
+    IO_FAILED,  /* it failed at once: no completion either */
+} io_start;
 
 static void log_event(session *s, const char *what)
 {
@@ -180,34 +196,48 @@ static void CALLBACK delay_over(void *param, BOOLEAN fired)
     PostQueuedCompletionStatus(s->server->port, 0, 0, &s->overlapped);
 }
 
-static bool post_send(session *s, const uint8_t *bytes, size_t length)
+/* What WSASend or WSARecv returned, as an io_start. */
+static io_start io_started(session *s, int result)
+{
+    if (result == 0) {
+        return s->skip_on_success ? IO_DONE : IO_PENDING;
+    }
+    if (WSAGetLastError() == WSA_IO_PENDING) {
+        return IO_PENDING;
+    }
+    set_op(s, OP_NONE);
+    return IO_FAILED;
+}
+
+static io_start post_send(session *s, const uint8_t *bytes, size_t length)
 {
     WSABUF buf = {(ULONG)(length > 0x7fffffff ? 0x7fffffff : length), (char *)bytes};
     memset(&s->overlapped, 0, sizeof(s->overlapped));
     set_op(s, OP_SEND);
     /* No byte count pointer with an OVERLAPPED (as MSDN asks): Wine's WSASend reads the
      * count from the OVERLAPPED after a send that completed at once, when another worker may
-     * already have taken the completion and freed the session (a crash under load). */
-    if (WSASend(s->socket, &buf, 1, NULL, 0, &s->overlapped, NULL) == SOCKET_ERROR &&
-        WSAGetLastError() != WSA_IO_PENDING) {
-        set_op(s, OP_NONE);
-        return false;
-    }
-    return true;
+     * already have taken the completion and freed the session (a crash under load). After
+     * an immediate completion the count is in the OVERLAPPED (InternalHigh). */
+    return io_started(s, WSASend(s->socket, &buf, 1, NULL, 0, &s->overlapped, NULL));
 }
 
-static bool post_recv(session *s)
+static io_start post_recv(session *s)
 {
     WSABUF buf = {(ULONG)s->received_capacity, (char *)s->received};
     DWORD flags = 0;
     memset(&s->overlapped, 0, sizeof(s->overlapped));
     set_op(s, OP_RECV);
-    if (WSARecv(s->socket, &buf, 1, NULL, &flags, &s->overlapped, NULL) == SOCKET_ERROR &&
-        WSAGetLastError() != WSA_IO_PENDING) {
-        set_op(s, OP_NONE);
-        return false;
+    return io_started(s, WSARecv(s->socket, &buf, 1, NULL, &flags, &s->overlapped, NULL));
+}
+
+/* The end of pump after a post: true when the operation completed at once (the caller
+ * completes it), false when its completion comes through the port or the session is over. */
+static bool posted(session *s, io_start start)
+{
+    if (start == IO_FAILED) {
+        session_close(s);
     }
-    return true;
+    return start == IO_DONE;
 }
 
 /* A pool thread has the AUTH verdict: the session goes back to a worker. */
@@ -333,8 +363,10 @@ static tls_step tls_read_step(session *s)
 
 /* ---- The pump ------------------------------------------------------------------------- */
 
-/* Runs the session until it must wait for the network, a timer or a password check. */
-static void pump(session *s)
+/* Runs the session until it must wait for the network, a timer or a password check. True
+ * when the receive or send it posted completed at once: the caller completes it (its byte
+ * count in s->overlapped.InternalHigh); false when s is waiting or closed. */
+static bool pump(session *s)
 {
     session_host_auth_deliver(&s->host, s->engine);
     for (;;) {
@@ -345,29 +377,27 @@ static void pump(session *s)
                 set_op(s, OP_NONE);
                 continue;
             }
-            return; /* the pool may run auth_done at once: nothing here touches s after */
+            return false; /* the pool may run auth_done at once: nothing here touches s after */
         }
         if (s->tls) {
             /* Ciphertext first: handshake messages, alerts, encrypted replies. */
             size_t pending = 0;
             const uint8_t *cipher = tls_session_pending_ciphertext(s->tls, &pending);
             if (pending > 0) {
-                if (!post_send(s, cipher, pending)) {
-                    session_close(s);
-                }
-                return;
+                return posted(s, post_send(s, cipher, pending));
             }
             if (s->tls_failed || s->tls_closing) {
                 session_close(s);
-                return;
+                return false;
             }
             if (!tls_session_handshake_done(s->tls)) {
                 tls_step step = tls_handshake_step(s);
-                if (step == TLS_STEP_CLOSE || (step == TLS_STEP_RECEIVE && !post_recv(s))) {
+                if (step == TLS_STEP_CLOSE) {
                     session_close(s);
+                    return false;
                 }
-                if (step != TLS_STEP_CONTINUE) {
-                    return;
+                if (step == TLS_STEP_RECEIVE) {
+                    return posted(s, post_recv(s));
                 }
                 continue;
             }
@@ -389,7 +419,7 @@ static void pump(session *s)
                 }
                 if (CreateTimerQueueTimer(&s->delay_timer, s->server->timer_queue, delay_over, s,
                                           out.delay_ms, 0, WT_EXECUTEONLYONCE)) {
-                    return;
+                    return false;
                 }
                 set_op(s, OP_NONE); /* no timer: answer without the delay */
             }
@@ -403,15 +433,12 @@ static void pump(session *s)
                     snprintf(what, sizeof(what), "TLS failed: %s", tls_session_error(s->tls));
                     log_event(s, what);
                     session_close(s);
-                    return;
+                    return false;
                 }
                 smtp_session_output_sent(s->engine, accepted);
                 continue; /* the ciphertext goes out at the top */
             }
-            if (!post_send(s, out.bytes, out.length)) {
-                session_close(s);
-            }
-            return;
+            return posted(s, post_send(s, out.bytes, out.length));
         }
         if (out.close || smtp_session_closed(s->engine)) {
             if (s->tls && tls_session_close(s->tls) == TLS_OK) {
@@ -419,12 +446,12 @@ static void pump(session *s)
                 continue;
             }
             session_close(s);
-            return;
+            return false;
         }
         if (out.start_tls && !s->tls) {
             if (!tls_begin(s)) {
                 session_close(s);
-                return;
+                return false;
             }
             continue;
         }
@@ -432,7 +459,7 @@ static void pump(session *s)
             tls_step step = tls_read_step(s);
             if (step == TLS_STEP_CLOSE) {
                 session_close(s);
-                return;
+                return false;
             }
             if (step == TLS_STEP_CONTINUE) {
                 continue;
@@ -450,7 +477,7 @@ static void pump(session *s)
             }
             if (used == 0 && smtp_session_output(s->engine).length == 0) {
                 session_close(s); /* cannot happen by the engine's contract; never spin */
-                return;
+                return false;
             }
             continue;
         }
@@ -461,16 +488,13 @@ static void pump(session *s)
             smtp_session_shutdown(s->engine);
             continue;
         }
-        if (!post_recv(s)) {
-            session_close(s);
-        }
-        return;
+        return posted(s, post_recv(s));
     }
 }
 
 /* One completion for session s: `bytes` transferred, `error` the Windows error of a failed
- * operation (0 when it succeeded). */
-static void complete(session *s, DWORD bytes, DWORD error)
+ * operation (0 when it succeeded). False when the session is over (s is freed). */
+static bool complete(session *s, DWORD bytes, DWORD error)
 {
     AcquireSRWLockExclusive(&s->server->lock);
     session_op op = s->op;
@@ -490,7 +514,7 @@ static void complete(session *s, DWORD bytes, DWORD error)
 
     if (cut) {
         session_close(s);
-        return;
+        return false;
     }
     switch (op) {
     case OP_WAKE:
@@ -501,7 +525,7 @@ static void complete(session *s, DWORD bytes, DWORD error)
             snprintf(why, sizeof(why), "send failed: Windows error %lu", (unsigned long)error);
             log_event(s, why);
             session_close(s);
-            return;
+            return false;
         }
         if (s->tls) {
             tls_session_ciphertext_sent(s->tls, bytes);
@@ -528,7 +552,7 @@ static void complete(session *s, DWORD bytes, DWORD error)
             log_event(s, timed_out ? "TLS handshake abandoned: timed out"
                                    : "TLS handshake abandoned: service stopping");
             session_close(s);
-            return;
+            return false;
         } else if (timed_out) {
             log_event(s, timeout_reason ? timeout_reason : "idle timeout");
             smtp_session_timeout_because(s->engine, timeout_reply ? timeout_reply : "Idle timeout");
@@ -544,14 +568,29 @@ static void complete(session *s, DWORD bytes, DWORD error)
             }
             log_event(s, error ? why : "closed by the client");
             session_close(s);
-            return;
+            return false;
         }
         break;
     case OP_NONE:
         session_close(s);
-        return;
+        return false;
     }
-    pump(s);
+    return true;
+}
+
+/* A completion from the port, and the session's turn from there: a receive or send that
+ * completes at once is completed here in a loop (never by recursion), as a completion from
+ * the port would be; one session has one operation at a time whichever way it ends. */
+static void serve(session *s, DWORD bytes, DWORD error)
+{
+    for (unsigned inline_count = 0; complete(s, bytes, error) && pump(s); inline_count++) {
+        bytes = (DWORD)s->overlapped.InternalHigh;
+        error = 0;
+        if (inline_count + 1 >= INLINE_COMPLETIONS_MAX &&
+            PostQueuedCompletionStatus(s->server->port, bytes, 0, &s->overlapped)) {
+            return; /* the others' turn: the completion waits in the port behind theirs */
+        }
+    }
 }
 
 static DWORD WINAPI worker_main(void *param)
@@ -572,7 +611,7 @@ static DWORD WINAPI worker_main(void *param)
             listener_completed(overlapped, ok ? 0 : GetLastError());
             continue;
         }
-        complete((session *)overlapped, bytes, ok ? 0 : GetLastError());
+        serve((session *)overlapped, bytes, ok ? 0 : GetLastError());
     }
 }
 
@@ -703,6 +742,13 @@ static void on_accept(void *ctx, SOCKET sock, const struct sockaddr_storage *pee
         session_close(s);
         return;
     }
+    /* An operation that completes at once is then completed by the worker that started it,
+     * without a completion packet: a round trip less through Wine's server for each. Should
+     * the call fail, every completion comes through the port as before. */
+    s->skip_on_success =
+            server->skip_allowed &&
+            SetFileCompletionNotificationModes((HANDLE)sock, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+                                                                     FILE_SKIP_SET_EVENT_ON_HANDLE);
     /* The greeting is sent by a worker, like every other reply. */
     PostQueuedCompletionStatus(server->port, 0, 0, &s->overlapped);
 }
@@ -809,6 +855,28 @@ void transport_drain(transport *server, DWORD timeout_ms)
 
 /* ---- Creation ------------------------------------------------------------------------- */
 
+/* False when a layered service provider that does not hand out IFS handles serves TCP over
+ * IPv4 or IPv6 (as libuv checks it: on a socket of each family). */
+static bool tcp_handles_are_ifs(void)
+{
+    static const int families[] = {AF_INET, AF_INET6};
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        SOCKET sock = WSASocketW(families[i], SOCK_STREAM, IPPROTO_TCP, NULL, 0, 0);
+        if (sock == INVALID_SOCKET) {
+            continue; /* no such family here: none of its connections either */
+        }
+        WSAPROTOCOL_INFOW info;
+        int length = sizeof(info);
+        bool ifs = getsockopt(sock, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &length) == 0 &&
+                   (info.dwServiceFlags1 & XP1_IFS_HANDLES);
+        closesocket(sock);
+        if (!ifs) {
+            return false;
+        }
+    }
+    return true;
+}
+
 transport *transport_create(runtime *rt, enum svc_exit *exit)
 {
     *exit = SVC_EXIT_SYSTEM;
@@ -861,6 +929,7 @@ transport *transport_create(runtime *rt, enum svc_exit *exit)
     }
     runtime_snapshot_release(snap);
 
+    server->skip_allowed = tcp_handles_are_ifs();
     server->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0);
     server->all_closed = CreateEventW(NULL, TRUE, TRUE, NULL);
     server->reaper_stop = CreateEventW(NULL, TRUE, FALSE, NULL);

@@ -509,6 +509,33 @@ def thread_count(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
+def test_streamed_messages():
+    """Messages of megabytes, each written in one go: the socket holds far more than one
+    receive takes, so receive after receive completes at once (and is completed by the
+    worker that asked, a number in a row, then through the completion port). Every message
+    of the session is acknowledged and stored whole."""
+    before = set(spool_files("Drop"))
+    bodies = []
+    c = client("127.0.9.9")
+    try:
+        c.ehlo("client.test")
+        for n in range(3):
+            lines = b"".join(b"streamed message %d, line %06d, text to fill the socket\r\n"
+                             % (n, i) for i in range(60000))
+            body = b"Subject: streamed %d\r\n\r\n" % n + lines
+            bodies.append(body)
+            refused = c.sendmail("s@client.test", ["alice@example.com"], body)
+            check(refused == {}, f"streamed message {n} ({len(body)} bytes) is acknowledged")
+    finally:
+        c.quit()
+    dropped = sorted(set(spool_files("Drop")) - before)
+    check(len(dropped) == 3, f"the 3 streamed messages are in Drop ({len(dropped)})")
+    stored = [read(path) for path in dropped]
+    for n, body in enumerate(bodies):
+        check(sum(1 for data in stored if data.endswith(body)) == 1,
+              f"streamed message {n} is stored whole")
+
+
 def test_idle_sessions_cost_no_thread_each():
     pid = imsrelay_pid()
     check(pid is not None, "the service process is found")
@@ -725,7 +752,7 @@ def port_open():
 def main():
     tests = [test_article_examples, test_local_recipients_and_tricks, test_local_ip_list,
              test_auth, test_smuggling, test_improper_pipelining, test_limits,
-             test_many_sources_concurrently, test_swaks,
+             test_many_sources_concurrently, test_swaks, test_streamed_messages,
              test_idle_sessions_cost_no_thread_each, test_idle_timeout, test_protocol_log,
              test_denial_rate_limit, test_stop_during_data]
     only = sys.argv[1:]

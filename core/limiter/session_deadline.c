@@ -26,6 +26,39 @@ session_deadline_limits session_deadline_effective(const session_deadline_limits
     return l;
 }
 
+void session_deadline_phase_start(session_deadline_state *state, uint64_t now_ms)
+{
+    state->phase_start_ms = now_ms;
+    state->phase_bytes = 0;
+    state->data_deadline_ms = 0;
+}
+
+static uint64_t add_saturated(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+static uint64_t data_deadline(const session_deadline_limits *limits,
+                              const session_deadline_state *state)
+{
+    return state->data_deadline_ms ? state->data_deadline_ms
+                                   : add_saturated(state->phase_start_ms, limits->command_ms);
+}
+
+void session_deadline_received(const session_deadline_limits *limits, session_deadline_state *state,
+                               uint64_t bytes, uint64_t now_ms)
+{
+    state->phase_bytes = add_saturated(state->phase_bytes, bytes);
+    if (limits->data_min_rate == 0) {
+        return;
+    }
+    uint64_t earned =
+            bytes > UINT64_MAX / 1000u ? UINT64_MAX : bytes * 1000u / limits->data_min_rate;
+    uint64_t deadline = add_saturated(data_deadline(limits, state), earned);
+    uint64_t cap = add_saturated(now_ms, limits->command_ms);
+    state->data_deadline_ms = deadline < cap ? deadline : cap;
+}
+
 session_deadline_verdict session_deadline_check(const session_deadline_limits *limits,
                                                 const session_deadline_state *state,
                                                 uint64_t now_ms)
@@ -47,15 +80,9 @@ session_deadline_verdict session_deadline_check(const session_deadline_limits *l
     if (limits->data_min_rate == 0) {
         return SESSION_DEADLINE_OK;
     }
-    /* elapsed > grace + bytes / rate, in milliseconds; bytes are bounded by what a session
-     * can receive in a lifetime, far below the overflow of bytes * 1000. */
-    uint64_t earned = state->phase_bytes > UINT64_MAX / 1000u
-                              ? UINT64_MAX
-                              : state->phase_bytes * 1000u / limits->data_min_rate;
-    uint64_t allowed = limits->command_ms + earned < limits->command_ms
-                               ? UINT64_MAX
-                               : limits->command_ms + earned;
-    return phase > allowed ? SESSION_DEADLINE_DATA_RATE : SESSION_DEADLINE_OK;
+    /* The deadline the data has earned (session_deadline_received caps it with the limits in
+     * force as the bytes came, so under stress the next bytes bring it within stress_ms). */
+    return now_ms > data_deadline(limits, state) ? SESSION_DEADLINE_DATA_RATE : SESSION_DEADLINE_OK;
 }
 
 const char *session_deadline_describe(session_deadline_verdict verdict)

@@ -5,8 +5,9 @@
  *   - a command line (from the moment the server waits for it to its CRLF) must arrive
  *     within command_ms;
  *   - message data must keep a minimum rate: after a grace period of command_ms, the time
- *     allowed grows by one second for every data_min_rate bytes received, so a client is cut
- *     once elapsed > command_ms + bytes * 1000 / data_min_rate;
+ *     allowed grows by one second for every data_min_rate bytes received, but never reaches
+ *     more than command_ms past the last bytes (Postfix's smtpd_min_data_rate, capped at
+ *     smtpd_timeout): data sent fast earns no stock of time to trickle on afterwards;
  *   - a whole session lasts at most session_ms.
  *
  * Under stress (the share of MaxConnections in use has reached stress_percent), the idle and
@@ -36,6 +37,9 @@ typedef struct session_deadline_state {
     uint64_t session_start_ms; /* accepted */
     uint64_t phase_start_ms;   /* the last reply was sent: a command line or data is awaited */
     uint64_t phase_bytes;      /* received since phase_start_ms */
+    /* Message data must have moved on by then (session_deadline_received); 0: by
+     * phase_start_ms + command_ms, nothing counted yet. */
+    uint64_t data_deadline_ms;
     uint64_t last_activity_ms; /* the last byte received or sent */
     bool in_data;              /* between 354 and the final dot */
 } session_deadline_state;
@@ -59,6 +63,13 @@ bool session_deadline_stressed(const session_deadline_limits *limits, uint64_t a
 /* The limits in force: the stress ones when stressed. */
 session_deadline_limits session_deadline_effective(const session_deadline_limits *limits,
                                                    bool stressed);
+
+/* A reply went out at now_ms: a command line, or message data after 354, is awaited. */
+void session_deadline_phase_start(session_deadline_state *state, uint64_t now_ms);
+
+/* bytes arrived at now_ms, with the limits in force then. */
+void session_deadline_received(const session_deadline_limits *limits, session_deadline_state *state,
+                               uint64_t bytes, uint64_t now_ms);
 
 /* Which limit, if any, the session waiting for its client has passed at now_ms. */
 session_deadline_verdict session_deadline_check(const session_deadline_limits *limits,

@@ -267,8 +267,10 @@ static const regio_setting settings[] = {
                   command_timeout_seconds),
         DWORD_ROW("DataMinBytesPerSecond", "Parameters", 256, 0, 1000000, 256, "256",
                   "Slowest message data accepted after the grace period: the time allowed grows "
-                  "by one second per this many bytes (like Postfix's smtpd_min_data_rate); 0: "
-                  "no minimum. Defends against trickled message data holding a connection.",
+                  "by one second per this many bytes, but never past CommandTimeoutSeconds "
+                  "after the last bytes (like Postfix's smtpd_min_data_rate); 0: no minimum. "
+                  "Defends against trickled message data holding a connection, and against "
+                  "data sent fast earning time to trickle on.",
                   data_min_bytes_per_second),
         DWORD_ROW("SessionTimeoutSeconds", "Parameters", 3600, 60, 86400, 3600, "3600 (1 hour)",
                   "Longest SMTP session, whatever it does. Bounds how long any one client holds "

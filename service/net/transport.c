@@ -109,6 +109,9 @@ struct transport {
      * provider that is not IFS sits on TCP (libuv's rule: such a provider's handles may
      * queue a completion all the same, which would complete an operation twice). */
     bool skip_allowed;
+    /* The deadlines the reaper last applied (stress included), under lock: what message data
+     * earns as it arrives is capped with them (core/limiter/session_deadline). */
+    session_deadline_limits deadline_limits;
     HANDLE all_closed; /* manual-reset, set while session_count == 0 */
 };
 
@@ -502,11 +505,11 @@ static bool complete(session *s, DWORD bytes, DWORD error)
     const char *timeout_reason = s->timeout_reason;
     const char *timeout_reply = s->timeout_reply;
     if (op == OP_RECV && !error) {
-        s->deadline.phase_bytes += bytes;
+        session_deadline_received(&s->server->deadline_limits, &s->deadline, bytes,
+                                  GetTickCount64());
     } else if (op == OP_SEND && !error) {
         /* A reply went out: the next command line, or message data after 354, is awaited. */
-        s->deadline.phase_start_ms = GetTickCount64();
-        s->deadline.phase_bytes = 0;
+        session_deadline_phase_start(&s->deadline, GetTickCount64());
     }
     s->op = OP_NONE;
     s->timed_out = s->stopping = false;
@@ -769,6 +772,7 @@ static void cancel_receives(transport *server, bool idle_only, ULONGLONG now)
                 &limits, session_deadline_stressed(&limits, server->session_count,
                                                    config->max_connections.value));
         runtime_snapshot_release(snap);
+        server->deadline_limits = limits;
     }
     for (session *s = server->sessions; s; s = s->next) {
         if (idle_only) {

@@ -228,6 +228,68 @@ def test_tmp_bounded():
           "every 250 is on disk")
 
 
+def test_burst_then_trickle():
+    """Issue 14, finding 2: sessions that send 1 MB of DATA at once and then one byte every
+    2 s held their share of Tmp for the whole session, because 1 MB at 100 B/s "earned" three
+    hours of trickling. The time data earns never reaches more than CommandTimeoutSeconds (10)
+    past its last bytes, so each is cut about 10 s after its burst and its Tmp file goes."""
+    body = (b"z" * 998 + b"\r\n") * 1000  # about 1 MB
+    cut_after = {}
+    replies = {}
+    lock = threading.Lock()
+    run_for = 45.0
+
+    def sender(i):
+        source = f"127.0.6.{i + 1}"
+        try:
+            c = Conn(source, timeout=20)
+            c.reply()
+            c.cmd(b"EHLO burst.test")
+            c.cmd(b"MAIL FROM:<a@burst.test>")
+            c.cmd(b"RCPT TO:<bob@example.com>")
+            if not c.cmd(b"DATA").startswith(b"354"):
+                return
+            c.s.sendall(body)
+        except OSError:
+            return
+        start = time.time()
+        while time.time() - start < run_for:
+            try:
+                c.s.sendall(b"z")
+                c.s.settimeout(2.0)
+                data = c.s.recv(4096)
+                if not data or b"421" in data:
+                    with lock:
+                        cut_after[source] = time.time() - start
+                        replies[source] = data
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                with lock:
+                    cut_after[source] = time.time() - start
+                break
+        c.close()
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(run_for + 30)
+    worst = max(cut_after.values()) if cut_after else None
+    figure(f"burst then trickle: {len(cut_after)} of 3 cut, the last "
+           f"{worst if worst is None else round(worst, 1)} s after its 1 MB")
+    check(len(cut_after) == 3, f"all 3 sessions that trickle after a burst are cut ({cut_after})")
+    check(worst is not None and worst < 30,
+          f"each within CommandTimeoutSeconds 10 of its burst, plus the reaper and slack ({worst})")
+    check(all(b"421 4.4.2" in r for r in replies.values() if r),
+          f"the reply says why: {[r[:60] for r in replies.values()]}")
+    deadline = time.time() + 20
+    while tmp_bytes() > 0 and time.time() < deadline:
+        time.sleep(0.5)
+    check(tmp_bytes() == 0, f"their Tmp files are gone ({tmp_bytes()} bytes left)")
+
+
 def test_auth_flood():
     """100 sessions from 127.0.3.x send bad AUTH PLAIN as fast as replies allow, for 20 s;
     a bystander's NOOP stays fast, and the flood's failures still count (535, then 421)."""
@@ -406,6 +468,7 @@ def test_connection_rate():
 CASES = {
     "slow": test_slow_senders,
     "tmp": test_tmp_bounded,
+    "burst": test_burst_then_trickle,
     "auth": test_auth_flood,
     "log": test_protocol_log_bounded,
     "rate": test_connection_rate,

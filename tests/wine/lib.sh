@@ -44,6 +44,10 @@ e2e_fail() {
     if [ -n "${E2E_EVENTS:-}" ] && [ -f "$E2E_EVENTS" ]; then
         echo "--- event capture ($E2E_EVENTS), last lines:" >&2
         tail -n 40 "$E2E_EVENTS" >&2
+        if [ ! -s "$E2E_EVENTS" ] && [ -n "${WINEPREFIX:-}" ]; then
+            echo "--- the capture is empty; this prefix's services.exe runs with" \
+                "WINEDEBUG=$(_e2e_services_debug || true)" >&2
+        fi
     fi
     exit 1
 }
@@ -267,14 +271,21 @@ e2e_begin() {
     # inherit both, so every ReportEventW of a service lands in the capture.
     # wineboot has exited 1 now and then on a loaded machine (a clean-clone run, with the
     # services it starts already up); booting a booted prefix again is harmless.
+    # The capture lives only if the services.exe that runs is the one wineboot started here;
+    # a clean-clone run under load once had none of its events captured (a services.exe
+    # started later, by a command with WINEDEBUG=-all), so that is checked too, and the
+    # prefix booted afresh when it is not so.
     local try
     for try in 1 2 3; do
         if WINEDEBUG="-all,err+eventlog,warn+eventlog,trace+eventlog" "$WINE" wineboot \
-            >/dev/null 2>>"$E2E_EVENTS"; then
+            >/dev/null 2>>"$E2E_EVENTS" && _e2e_wait_capture; then
             break
         fi
-        [ "$try" -lt 3 ] || e2e_fail "wineboot failed three times in $WINEPREFIX"
-        e2e_log "wineboot failed (try $try); once more"
+        [ "$try" -lt 3 ] || e2e_fail "wineboot failed three times in $WINEPREFIX: $(_e2e_services_debug)"
+        e2e_log "wineboot failed (try $try: services.exe with WINEDEBUG=$(_e2e_services_debug)); once more"
+        wineserver -k >/dev/null 2>&1 || true
+        wineserver -w >/dev/null 2>&1 || true
+        wineserver -p
         sleep 1
     done
     E2E_DRIVE_C="$WINEPREFIX/drive_c"
@@ -293,6 +304,34 @@ _E2E_TEMPLATE_VERSION="2: wineboot -i settled; ServicesPipeTimeout 120000"
 # ServicesPipeTimeout: Wine's services.exe gives a starting service 10 s (Wine reads the
 # value as REG_SZ, in ms) to connect to it, then kills it and net start says "Service request
 # timeout"; on a busy machine starting a Wine process can take longer. 2 minutes instead.
+# _e2e_services_debug: the WINEDEBUG of this prefix's services.exe (empty: none runs).
+_e2e_services_debug() {
+    local d
+    for d in /proc/[0-9]*; do
+        grep -qzi 'services\.exe' "$d/cmdline" 2>/dev/null || continue
+        grep -qzxF "WINEPREFIX=$WINEPREFIX" "$d/environ" 2>/dev/null || continue
+        tr '\0' '\n' <"$d/environ" 2>/dev/null | sed -n 's/^WINEDEBUG=//p'
+        return 0
+    done
+}
+
+# _e2e_wait_capture: waits (30 s at most) for this prefix's services.exe, and succeeds when
+# it has the event log channels on, i.e. when its stderr is the capture.
+_e2e_wait_capture() {
+    local deadline=$((SECONDS + 30)) debug
+    while [ $SECONDS -lt $deadline ]; do
+        debug=$(_e2e_services_debug)
+        if [ -n "$debug" ]; then
+            case $debug in
+            *eventlog*) return 0 ;;
+            *) return 1 ;;
+            esac
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
 _e2e_template_copy() {
     local dest=$1 dir="$IMSRELAY_SOURCE_DIR/out/wine/e2e-template"
     mkdir -p "$dir"

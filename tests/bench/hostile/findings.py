@@ -14,61 +14,18 @@ wrong password, so every AUTH costs the full password check).
 import base64
 import glob
 import os
-import socket
 import sys
 import threading
 import time
 
-PORT = int(os.environ["IMSRELAY_PORT"])
-MAILROOT = os.environ["IMSRELAY_MAILROOT"]
-MIB = 1024 * 1024
-
-
-def figure(text):
-    print("figure: " + text, flush=True)
+# The raw client and the Tmp count are the e2e test's (tests/wine/hostile/raw_smtp.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "wine",
+                                "hostile"))
+from raw_smtp import MAILROOT, MIB, Conn, figure, tmp_bytes  # noqa: E402
 
 
 def detail(text):
     print("detail: " + text, flush=True)
-
-
-class Conn:
-    """A raw SMTP connection from `source` that reads whole replies."""
-
-    def __init__(self, source, timeout=10.0):
-        self.s = socket.socket()
-        try:
-            self.s.bind((source, 0))
-            self.s.settimeout(timeout)
-            self.s.connect(("127.0.0.1", PORT))
-        except OSError:
-            self.s.close()
-            raise
-        self.buf = b""
-
-    def reply(self):
-        """The next complete reply (last line has a space after the code); b"" at close."""
-        while True:
-            lines = self.buf.split(b"\r\n")
-            for i, line in enumerate(lines[:-1]):
-                if len(line) >= 4 and line[3:4] == b" ":
-                    out = b"\r\n".join(lines[: i + 1])
-                    self.buf = b"\r\n".join(lines[i + 1 :])
-                    return out
-            data = self.s.recv(65536)
-            if not data:
-                return b""
-            self.buf += data
-
-    def cmd(self, line):
-        self.s.sendall(line + b"\r\n")
-        return self.reply()
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 def start_threads(target, args_list):
@@ -209,16 +166,6 @@ def case_slow():
 
 
 # Finding 2 ----------------------------------------------------------------------------------
-
-
-def tmp_bytes():
-    total = 0
-    for path in glob.glob(os.path.join(MAILROOT, "Tmp", "*")):
-        try:
-            total += os.path.getsize(path)
-        except OSError:
-            pass
-    return total
 
 
 def case_tmp():

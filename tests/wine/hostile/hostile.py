@@ -12,17 +12,15 @@ Arguments: case names to run (default: all).
 import base64
 import glob
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 
+from raw_smtp import MAILROOT, MIB, Conn, figure, tmp_bytes, trickle
+
 WINE = os.environ["WINE"]
-PORT = int(os.environ["IMSRELAY_PORT"])
-MAILROOT = os.environ["IMSRELAY_MAILROOT"]
 KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters"
-MIB = 1024 * 1024
 
 failures = []
 
@@ -33,49 +31,10 @@ def check(condition, what):
         failures.append(what)
 
 
-def figure(text):
-    print("figure: " + text, flush=True)
-
-
 def reg_dword(name, value):
     subprocess.run([WINE, "reg", "add", KEY, "/v", name, "/t", "REG_DWORD", "/d", str(value),
                     "/f"], capture_output=True, env=dict(os.environ, WINEDEBUG="-all"),
                    timeout=120)
-
-
-class Conn:
-    """A raw SMTP connection from `source` that reads whole replies."""
-
-    def __init__(self, source, timeout=10.0):
-        self.s = socket.socket()
-        self.s.bind((source, 0))
-        self.s.settimeout(timeout)
-        self.s.connect(("127.0.0.1", PORT))
-        self.buf = b""
-
-    def reply(self):
-        """The next complete reply (last line has a space after the code); b"" at close."""
-        while True:
-            lines = self.buf.split(b"\r\n")
-            for i, line in enumerate(lines[:-1]):
-                if len(line) >= 4 and line[3:4] == b" ":
-                    out = b"\r\n".join(lines[:i + 1])
-                    self.buf = b"\r\n".join(lines[i + 1:])
-                    return out
-            data = self.s.recv(65536)
-            if not data:
-                return b""
-            self.buf += data
-
-    def cmd(self, line):
-        self.s.sendall(line + b"\r\n")
-        return self.reply()
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 def legit_mail(source):
@@ -106,7 +65,7 @@ def test_slow_senders():
     lock = threading.Lock()
     run_for = 40.0
 
-    def trickle(i, in_data):
+    def sender(i, in_data):
         source = f"127.0.4.{i + 1}"
         try:
             c = Conn(source, timeout=3)
@@ -118,25 +77,13 @@ def test_slow_senders():
                 c.cmd(b"DATA")
         except OSError:
             return
-        start = time.time()
-        while time.time() - start < run_for:
-            try:
-                c.s.sendall(b"x")
-                c.s.settimeout(2.0)
-                data = c.s.recv(4096)
-                if not data or b"421" in data:
-                    with lock:
-                        cut_after[source] = time.time() - start
-                    break
-            except socket.timeout:
-                continue
-            except OSError:
-                with lock:
-                    cut_after[source] = time.time() - start
-                break
+        after, _ = trickle(c, b"x", run_for)
+        if after is not None:
+            with lock:
+                cut_after[source] = after
         c.close()
 
-    threads = [threading.Thread(target=trickle, args=(i, i >= 15)) for i in range(30)]
+    threads = [threading.Thread(target=sender, args=(i, i >= 15)) for i in range(30)]
     for t in threads:
         t.start()
     legit = []
@@ -157,16 +104,6 @@ def test_slow_senders():
     figure(f"legitimate client during the trickle: {len(legit) - len(bad)} of {len(legit)} "
            f"transactions with 220 and 250 within 5 s, slowest {slowest} s")
     check(legit and not bad, "the legitimate client gets its 220 and 250 within 5 s throughout")
-
-
-def tmp_bytes():
-    total = 0
-    for path in glob.glob(os.path.join(MAILROOT, "Tmp", "*")):
-        try:
-            total += os.path.getsize(path)
-        except OSError:
-            pass
-    return total
 
 
 def test_tmp_bounded():
@@ -252,23 +189,11 @@ def test_burst_then_trickle():
             c.s.sendall(body)
         except OSError:
             return
-        start = time.time()
-        while time.time() - start < run_for:
-            try:
-                c.s.sendall(b"z")
-                c.s.settimeout(2.0)
-                data = c.s.recv(4096)
-                if not data or b"421" in data:
-                    with lock:
-                        cut_after[source] = time.time() - start
-                        replies[source] = data
-                    break
-            except socket.timeout:
-                continue
-            except OSError:
-                with lock:
-                    cut_after[source] = time.time() - start
-                break
+        after, said = trickle(c, b"z", run_for)
+        if after is not None:
+            with lock:
+                cut_after[source] = after
+                replies[source] = said
         c.close()
 
     threads = [threading.Thread(target=sender, args=(i,)) for i in range(3)]

@@ -100,6 +100,24 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The entry's message file is <folder>\<id>.eml. */
+static void assert_message_in(const queue_entry *e, const wchar_t *folder, const char *id)
+{
+    wchar_t eml[QUEUE_ENTRY_PATH_MAX], expected[MAX_PATH];
+    assert_true(queue_entry_path(e, L".eml", eml));
+    _snwprintf(expected, MAX_PATH, L"%ls\\%hs.eml", folder, id);
+    expected[MAX_PATH - 1] = 0;
+    assert_true(wcscmp(eml, expected) == 0);
+}
+
+/* queue_entry_folder_of finds <id>.eml in folder. */
+static void assert_found_in(const char *id, const wchar_t *folder)
+{
+    wchar_t found[QUEUE_ENTRY_PATH_MAX];
+    assert_true(queue_entry_folder_of(queue_dir, id, found));
+    assert_true(wcscmp(found, folder) == 0);
+}
+
 static void loads_from_its_subfolder_with_the_journal_beside_it(void **state)
 {
     (void)state;
@@ -114,17 +132,12 @@ static void loads_from_its_subfolder_with_the_journal_beside_it(void **state)
     assert_int_equal(e.envelope.recipient_count, 2);
     assert_string_equal(e.envelope.recipients[1], "carol@far.test");
 
-    wchar_t eml[QUEUE_ENTRY_PATH_MAX], state_path[QUEUE_ENTRY_PATH_MAX], expected[MAX_PATH];
+    assert_message_in(&e, folder, id);
+    wchar_t eml[QUEUE_ENTRY_PATH_MAX], state_path[QUEUE_ENTRY_PATH_MAX];
     assert_true(queue_entry_path(&e, L".eml", eml));
-    _snwprintf(expected, MAX_PATH, L"%ls\\%hs.eml", folder, id);
-    expected[MAX_PATH - 1] = 0;
-    assert_true(wcscmp(eml, expected) == 0);
     assert_true(queue_entry_path(&e, L".state", state_path));
     assert_true(exists(state_path)); /* the Q record was written beside the message */
-
-    wchar_t found[QUEUE_ENTRY_PATH_MAX];
-    assert_true(queue_entry_folder_of(queue_dir, id, found));
-    assert_true(wcscmp(found, folder) == 0);
+    assert_found_in(id, folder);
 
     assert_true(queue_entry_remove(&e));
     assert_false(exists(eml));
@@ -143,14 +156,8 @@ static void a_file_of_the_flat_layout_is_found_in_queue_itself(void **state)
     char reason[QUEUE_ENTRY_REASON_MAX];
     assert_int_equal(queue_entry_load(queue_dir, id, false, &e, reason, sizeof(reason)),
                      QUEUE_ENTRY_OK);
-    wchar_t eml[QUEUE_ENTRY_PATH_MAX], expected[MAX_PATH];
-    assert_true(queue_entry_path(&e, L".eml", eml));
-    _snwprintf(expected, MAX_PATH, L"%ls\\%hs.eml", queue_dir, id);
-    expected[MAX_PATH - 1] = 0;
-    assert_true(wcscmp(eml, expected) == 0);
-    wchar_t found[QUEUE_ENTRY_PATH_MAX];
-    assert_true(queue_entry_folder_of(queue_dir, id, found));
-    assert_true(wcscmp(found, queue_dir) == 0);
+    assert_message_in(&e, queue_dir, id);
+    assert_found_in(id, queue_dir);
     queue_entry_free(&e);
 }
 
@@ -165,10 +172,8 @@ static void a_file_that_does_not_parse_is_malformed_and_holds_nothing(void **sta
     assert_int_equal(queue_entry_load(queue_dir, id, true, &e, reason, sizeof(reason)),
                      QUEUE_ENTRY_MALFORMED);
     assert_true(reason[0] != '\0');
-    assert_null(e.base_path); /* nothing to free: the queue manager frees only the struct */
-    wchar_t found[QUEUE_ENTRY_PATH_MAX];
-    assert_true(queue_entry_folder_of(queue_dir, id, found)); /* where Badmail takes it from */
-    assert_true(wcscmp(found, folder) == 0);
+    assert_null(e.base_path);    /* nothing to free: the queue manager frees only the struct */
+    assert_found_in(id, folder); /* where Badmail takes it from */
 }
 
 static void a_missing_message_is_gone(void **state)

@@ -29,7 +29,6 @@ session_deadline_limits session_deadline_effective(const session_deadline_limits
 void session_deadline_phase_start(session_deadline_state *state, uint64_t now_ms)
 {
     state->phase_start_ms = now_ms;
-    state->phase_bytes = 0;
     state->data_deadline_ms = 0;
 }
 
@@ -48,7 +47,6 @@ static uint64_t data_deadline(const session_deadline_limits *limits,
 void session_deadline_received(const session_deadline_limits *limits, session_deadline_state *state,
                                uint64_t bytes, uint64_t now_ms)
 {
-    state->phase_bytes = add_saturated(state->phase_bytes, bytes);
     if (limits->data_min_rate == 0) {
         return;
     }

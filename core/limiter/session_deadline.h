@@ -36,7 +36,6 @@ typedef struct session_deadline_limits {
 typedef struct session_deadline_state {
     uint64_t session_start_ms; /* accepted */
     uint64_t phase_start_ms;   /* the last reply was sent: a command line or data is awaited */
-    uint64_t phase_bytes;      /* received since phase_start_ms */
     /* Message data must have moved on by then (session_deadline_received); 0: by
      * phase_start_ms + command_ms, nothing counted yet. */
     uint64_t data_deadline_ms;

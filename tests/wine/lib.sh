@@ -155,17 +155,23 @@ e2e_service_state() {
     e2e_wine sc query "${2:-MSExchangeIMC}" 2>/dev/null | tr -d '\r' | grep -Eq "STATE +: +[0-9]+ +$1"
 }
 
-# e2e_exe_pid: the Linux pid of an imsrelay.exe of this prefix (under Wine a Windows process
-# is a Linux process, told apart from other prefixes' by its WINEPREFIX); none: status 1.
-e2e_exe_pid() {
+# e2e_prefix_pid REGEX: the Linux pid of a process of this prefix (under Wine a Windows
+# process is a Linux process, told apart from other prefixes' by its WINEPREFIX) one of
+# whose command-line arguments matches the extended REGEX, case-insensitively; none: status 1.
+e2e_prefix_pid() {
     local d
     for d in /proc/[0-9]*; do
-        grep -qzi 'imsrelay\.exe' "$d/cmdline" 2>/dev/null || continue
+        grep -qziE -- "$1" "$d/cmdline" 2>/dev/null || continue
         grep -qzxF "WINEPREFIX=$WINEPREFIX" "$d/environ" 2>/dev/null || continue
         echo "${d#/proc/}"
         return 0
     done
     return 1
+}
+
+# e2e_exe_pid: the pid of an imsrelay.exe of this prefix; none: status 1.
+e2e_exe_pid() {
+    e2e_prefix_pid 'imsrelay\.exe'
 }
 
 # e2e_service_exited [NAME]: the service is STOPPED and no imsrelay.exe of this prefix runs.
@@ -175,24 +181,29 @@ e2e_service_exited() {
     e2e_service_state STOPPED "${1:-MSExchangeIMC}" && ! e2e_exe_pid >/dev/null
 }
 
-# e2e_start_service [NAME]: net start, then waits for RUNNING. Wine's net.exe has exited
-# without a word now and then on a loaded machine (as reg.exe and wineboot have): when it
-# fails and the service is neither starting nor running, it is run again, up to three
-# times; a last failure names what it said.
-e2e_start_service() {
+# e2e_net_start [NAME]: net start. Wine's net.exe has exited without a word now and then on
+# a loaded machine (as reg.exe and wineboot have): when it fails and the service is neither
+# starting nor running, it is run again, up to three times; a last failure names what it
+# said. Does not wait for the service.
+e2e_net_start() {
     local name=${1:-MSExchangeIMC} out try
     for try in 1 2 3; do
         if out=$(e2e_wine net start "$name" 2>&1); then
-            break
+            return 0
         fi
         e2e_log "net start $name failed (try $try): $(echo "$out" | tr -d '\r' | tr '\n' ' ')"
         if e2e_service_state RUNNING "$name" || e2e_service_state START_PENDING "$name"; then
-            break
+            return 0
         fi
         [ $try -lt 3 ] || e2e_fail "net start $name failed three times: $(echo "$out" | tr -d '\r' | tr '\n' ' ')"
         sleep 1
     done
-    e2e_wait 120 e2e_service_state RUNNING "$name"
+}
+
+# e2e_start_service [NAME]: e2e_net_start, then waits for RUNNING.
+e2e_start_service() {
+    e2e_net_start "${1:-MSExchangeIMC}"
+    e2e_wait 120 e2e_service_state RUNNING "${1:-MSExchangeIMC}"
 }
 
 # e2e_net_stop SECONDS [NAME]: net stop, then waits up to SECONDS for STOPPED. Wine's tools
@@ -293,26 +304,11 @@ e2e_begin() {
 }
 
 # What the template holds; a template marked otherwise is made again.
-_E2E_TEMPLATE_VERSION="2: wineboot -i settled; ServicesPipeTimeout 120000"
-
-# _e2e_template_copy DEST: copies the template prefix to DEST, making it first if need be.
-# A prefix made once (wineboot -i takes seconds) and copied for each test; concurrent tests
-# wait for the first to make it, and nobody copies it while it is being made. It is marked
-# complete only once its first boot has settled (wineserver -w returned): system.reg alone
-# appears early, and a run killed during the first boot would otherwise leave a half-made
-# template for every later test to copy.
-# ServicesPipeTimeout: Wine's services.exe gives a starting service 10 s (Wine reads the
-# value as REG_SZ, in ms) to connect to it, then kills it and net start says "Service request
-# timeout"; on a busy machine starting a Wine process can take longer. 2 minutes instead.
 # _e2e_services_debug: the WINEDEBUG of this prefix's services.exe (empty: none runs).
 _e2e_services_debug() {
-    local d
-    for d in /proc/[0-9]*; do
-        grep -qzi 'services\.exe' "$d/cmdline" 2>/dev/null || continue
-        grep -qzxF "WINEPREFIX=$WINEPREFIX" "$d/environ" 2>/dev/null || continue
-        tr '\0' '\n' <"$d/environ" 2>/dev/null | sed -n 's/^WINEDEBUG=//p'
-        return 0
-    done
+    local pid
+    pid=$(e2e_prefix_pid 'services\.exe') || return 0
+    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^WINEDEBUG=//p'
 }
 
 # _e2e_wait_capture: waits (30 s at most) for this prefix's services.exe, and succeeds when
@@ -332,6 +328,17 @@ _e2e_wait_capture() {
     return 1
 }
 
+_E2E_TEMPLATE_VERSION="2: wineboot -i settled; ServicesPipeTimeout 120000"
+
+# _e2e_template_copy DEST: copies the template prefix to DEST, making it first if need be.
+# A prefix made once (wineboot -i takes seconds) and copied for each test; concurrent tests
+# wait for the first to make it, and nobody copies it while it is being made. It is marked
+# complete only once its first boot has settled (wineserver -w returned): system.reg alone
+# appears early, and a run killed during the first boot would otherwise leave a half-made
+# template for every later test to copy.
+# ServicesPipeTimeout: Wine's services.exe gives a starting service 10 s (Wine reads the
+# value as REG_SZ, in ms) to connect to it, then kills it and net start says "Service request
+# timeout"; on a busy machine starting a Wine process can take longer. 2 minutes instead.
 _e2e_template_copy() {
     local dest=$1 dir="$IMSRELAY_SOURCE_DIR/out/wine/e2e-template"
     mkdir -p "$dir"

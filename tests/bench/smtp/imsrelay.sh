@@ -71,17 +71,10 @@ winepath_of() {
 
 # Prints the seconds from `net start` to the port accepting connections.
 ims_start() {
-    local t0 t1 said
+    local t0 t1
     t0=$(now)
-    # Wine's net.exe has exited without a word now and then on a loaded machine: a start
-    # that did not reach the service is tried again (that sample then counts the retry).
-    local try
-    for try in 1 2 3; do
-        said=$(e2e_wine net start MSExchangeIMC 2>&1) && break
-        e2e_service_state RUNNING || e2e_service_state START_PENDING && break
-        [ $try -lt 3 ] ||
-            e2e_fail "net start MSExchangeIMC failed: $(echo "$said" | tr -d '\r' | tr '\n' ' ')"
-    done
+    # A start that did not reach the service is tried again (that sample then counts it).
+    e2e_net_start MSExchangeIMC
     python3 "$BENCH_LIB/wait_until.py" port "$IMS_PORT" 120 >/dev/null ||
         e2e_fail "imsrelay did not open port $IMS_PORT"
     t1=$(now)
@@ -102,14 +95,7 @@ ims_pid() {
 
 # The wineserver of this prefix (it holds Wine's side of every socket of the service).
 ims_wineserver_pid() {
-    local d
-    for d in /proc/[0-9]*; do
-        grep -qx 'wineserver64\|wineserver' "$d/comm" 2>/dev/null || continue
-        grep -qzxF "WINEPREFIX=$WINEPREFIX" "$d/environ" 2>/dev/null || continue
-        echo "${d#/proc/}"
-        return 0
-    done
-    return 1
+    e2e_prefix_pid '(^|/)wineserver(64)?$'
 }
 
 # Messages in Queue\<XX>\: one ID.eml each (the queue manager keeps a journal, ID.state,

@@ -9,9 +9,6 @@ set -euo pipefail
 source "$IMSRELAY_SOURCE_DIR/tests/wine/lib.sh"
 source "$IMSRELAY_SOURCE_DIR/tests/wine/delivery/delivery_lib.sh"
 e2e_begin delivery-faults
-dl_test_cleanup() {
-    for p in ${FAULT_PIDS:-}; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-}
 trap dl_cleanup EXIT
 dl_install
 got="$E2E_DIR/got"
@@ -19,12 +16,8 @@ mkdir -p "$got"
 dead_port=$(e2e_free_port)
 port=$(e2e_free_port)
 small_port=$(e2e_free_port)
-"$DL_PY" "$IMSRELAY_SOURCE_DIR/tests/wine/delivery/fault_server.py" 127.0.0.1 "$port" "$got" &
-FAULT_PIDS="$!"
-"$DL_PY" "$IMSRELAY_SOURCE_DIR/tests/wine/delivery/fault_server.py" 127.0.0.1 "$small_port" "$got" --size 2000 &
-FAULT_PIDS="$FAULT_PIDS $!"
-e2e_wait 10 e2e_port_open "$port"
-e2e_wait 10 e2e_port_open "$small_port"
+dl_fault_server "$port" "$got"
+dl_fault_server "$small_port" "$got" --size 2000
 dl_set SmartHost REG_SZ "[127.0.0.1]:$dead_port, [127.0.0.1]:$port"
 dl_set RetryIntervals REG_SZ '2s'
 dl_start

@@ -11,6 +11,8 @@
 #   dl_queue_count                 .eml files in Queue (and its subfolders Queue\<XX>\)
 #   dl_sink_start PORT             smtp-sink on 127.0.0.1:PORT writing to $DL_SINK/
 #   dl_sink_has TEXT [COUNT]       COUNT (default 1) sink files contain TEXT
+#   dl_fault_server PORT GOT [ARGS]
+#                                  fault_server.py on 127.0.0.1:PORT (stopped at exit)
 DL_K='HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters'
 DL_PY=/usr/bin/python3
 
@@ -77,6 +79,15 @@ dl_sink_stop() {
     fi
 }
 
+# dl_fault_server PORT GOT [ARGS...]: tests/wine/delivery/fault_server.py (a scriptable SMTP
+# server; ARGS such as --silent or --size N) on 127.0.0.1:PORT, logging into folder GOT;
+# returns once it listens, and dl_cleanup stops it.
+dl_fault_server() {
+    "$DL_PY" "$IMSRELAY_SOURCE_DIR/tests/wine/delivery/fault_server.py" 127.0.0.1 "$@" &
+    DL_FAULT_PIDS="${DL_FAULT_PIDS:-} $!"
+    e2e_wait 10 e2e_port_open "$1"
+}
+
 dl_sink_has() {
     local n
     n=$(grep -l -F -- "$1" "$DL_SINK"/* 2>/dev/null | wc -l)
@@ -89,6 +100,11 @@ dl_cleanup() {
     local rc=$?
     set +e # or the `(exit $rc)` below would end the trap before lib.sh's cleanup
     dl_sink_stop
+    local p
+    for p in ${DL_FAULT_PIDS:-}; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     if declare -F dl_test_cleanup >/dev/null; then
         dl_test_cleanup
     fi

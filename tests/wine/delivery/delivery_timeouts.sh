@@ -8,21 +8,14 @@ set -euo pipefail
 source "$IMSRELAY_SOURCE_DIR/tests/wine/lib.sh"
 source "$IMSRELAY_SOURCE_DIR/tests/wine/delivery/delivery_lib.sh"
 e2e_begin delivery-timeouts
-dl_test_cleanup() {
-    for p in ${FAULT_PIDS:-}; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-}
 trap dl_cleanup EXIT
 dl_install
 got="$E2E_DIR/got"
 mkdir -p "$got"
 silent_port=$(e2e_free_port)
 port=$(e2e_free_port)
-"$DL_PY" "$IMSRELAY_SOURCE_DIR/tests/wine/delivery/fault_server.py" 127.0.0.1 "$silent_port" "$got" --silent &
-FAULT_PIDS="$!"
-"$DL_PY" "$IMSRELAY_SOURCE_DIR/tests/wine/delivery/fault_server.py" 127.0.0.1 "$port" "$got" &
-FAULT_PIDS="$FAULT_PIDS $!"
-e2e_wait 10 e2e_port_open "$silent_port"
-e2e_wait 10 e2e_port_open "$port"
+dl_fault_server "$silent_port" "$got" --silent
+dl_fault_server "$port" "$got"
 rm -f "$got/silent-$silent_port.log" # the probe's connection
 dl_set SmartHost REG_SZ "[127.0.0.1]:$silent_port"
 dl_set RetryIntervals REG_SZ '3s'
